@@ -1,10 +1,10 @@
 import { FEATURES, type ModelEntry, type Preprocessing } from "./manifest.ts";
 
-/** The six raw passenger fields, after validation. A missing Age is null. */
+/** The six raw passenger fields, after validation. A missing Age is null or absent. */
 export interface PassengerFeatures {
 	Pclass: number;
 	Sex: "male" | "female";
-	Age: number | null;
+	Age?: number | null;
 	SibSp: number;
 	Parch: number;
 	Fare: number;
@@ -39,8 +39,11 @@ export function createRowEncoder(pre: Preprocessing, scaling: ModelEntry["scalin
 }
 
 /** Encodes many passengers into one [N, 6] float32 batch. */
-export function encodeRows(encode: RowEncoder, passengers: readonly PassengerFeatures[]): Float32Array {
+export function encodeRows(
+	encode: RowEncoder,
+	passengers: readonly PassengerFeatures[],
+): Float32Array {
 	const out = new Float32Array(passengers.length * FEATURE_COUNT);
-	passengers.forEach((p, i) => encode(p, out, i));
+	for (let i = 0; i < passengers.length; i++) encode(passengers[i] as PassengerFeatures, out, i);
 	return out;
 }

@@ -1,0 +1,71 @@
+import { ApiError } from "./errors.ts";
+
+/** Largest accepted body for one passenger, and for a batch of up to 1000. */
+export const BODY_LIMITS = { single: 64 * 1024, batch: 2 * 1024 * 1024 } as const;
+
+// application/json, optionally with charset=utf-8 (any case, quoted or not) and nothing else.
+const JSON_TYPE = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function tooLarge(limit: number): ApiError {
+	return new ApiError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+}
+
+/**
+ * Reads a bounded body. With a Content-Length the check costs nothing; without one (chunked),
+ * the stream is counted as it arrives and abandoned once past the limit, so a huge body is
+ * never buffered. Cheaper than Hono's bodyLimit, which re-wraps every body stream.
+ */
+async function readBounded(request: Request, limit: number): Promise<Uint8Array> {
+	const declared = request.headers.get("content-length");
+	if (declared !== null) {
+		if (Number(declared) > limit) throw tooLarge(limit);
+		return new Uint8Array(await request.arrayBuffer());
+	}
+	const reader = request.body?.getReader();
+	if (!reader) return new Uint8Array(0);
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > limit) {
+			await reader.cancel();
+			throw tooLarge(limit);
+		}
+		chunks.push(value);
+	}
+	const body = new Uint8Array(size);
+	let offset = 0;
+	for (const chunk of chunks) {
+		body.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return body;
+}
+
+/** The request's JSON value, or the ApiError (415, 413, 400) that explains why not. */
+export async function readJson(request: Request, limit: number): Promise<unknown> {
+	const type = request.headers.get("content-type");
+	if (type === null || !JSON_TYPE.test(type)) {
+		throw new ApiError(
+			415,
+			"unsupported_media_type",
+			`Content-Type must be application/json (utf-8), got ${type === null ? "none" : JSON.stringify(type)}`,
+		);
+	}
+	const bytes = await readBounded(request, limit);
+	let text: string;
+	try {
+		text = utf8.decode(bytes);
+	} catch {
+		throw new ApiError(400, "malformed_json", "request body is not valid UTF-8");
+	}
+	if (text.trim() === "") throw new ApiError(400, "malformed_json", "request body is empty");
+	try {
+		return JSON.parse(text);
+	} catch {
+		throw new ApiError(400, "malformed_json", "request body is not valid JSON");
+	}
+}

@@ -1,0 +1,202 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { ModelId, ModelInfo } from "../api/schemas.ts";
+import type { Executor } from "./executor.ts";
+import { FEATURES, Manifest, type ModelEntry } from "./manifest.ts";
+import { createMlpExecutor, MlpParams } from "./mlp.ts";
+import { createOnnxExecutor } from "./onnx.ts";
+import {
+	createRowEncoder,
+	encodeRows,
+	type PassengerFeatures,
+	type RowEncoder,
+} from "./preprocess.ts";
+import { createTreeEnsembleExecutor, TreeEnsembleParams } from "./trees.ts";
+
+/** Thrown when startup cannot load a model; its message names the file and is printed as is. */
+export class ModelLoadError extends Error {}
+
+export interface LoadedModel {
+	readonly id: ModelId;
+	readonly info: ModelInfo;
+	readonly encode: RowEncoder;
+	readonly executor: Executor;
+}
+
+export interface Registry {
+	get(id: string): LoadedModel | undefined;
+	list(): readonly LoadedModel[];
+	readonly ids: readonly ModelId[];
+	/** True once every model has answered its warm-up calls. */
+	readonly ready: boolean;
+	warm(): Promise<void>;
+	close(): Promise<void>;
+}
+
+type Family = ModelEntry["family"];
+
+const NATIVE_EXECUTORS: Record<Family, (params: unknown) => Executor> = {
+	mlp: (params) => createMlpExecutor(MlpParams.parse(params)),
+	gbdt: (params) => createTreeEnsembleExecutor(TreeEnsembleParams.parse(params)),
+};
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** ENOENT, EACCES, or (Deno without read permission) the first line of the message. */
+const readFailure = (error: unknown) =>
+	(error as NodeJS.ErrnoException).code ?? String((error as Error).message).split("\n")[0];
+
+async function readVerified(dir: string, file: string, expected: string): Promise<Uint8Array> {
+	const path = join(dir, file);
+	let bytes: Uint8Array;
+	try {
+		bytes = await readFile(path);
+	} catch (error) {
+		throw new ModelLoadError(`${path}: cannot read (${readFailure(error)})`);
+	}
+	if (sha256(bytes) !== expected) {
+		throw new ModelLoadError(`${path}: sha256 does not match the manifest`);
+	}
+	return bytes;
+}
+
+async function readManifest(dir: string): Promise<Manifest> {
+	const path = join(dir, "manifest.json");
+	let text: string;
+	try {
+		text = await readFile(path, "utf8");
+	} catch (error) {
+		throw new ModelLoadError(`${path}: cannot read (${readFailure(error)})`);
+	}
+	let json: unknown;
+	try {
+		json = JSON.parse(text);
+	} catch {
+		throw new ModelLoadError(`${path}: not valid JSON`);
+	}
+	const parsed = Manifest.safeParse(json);
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		throw new ModelLoadError(`${path}: ${issue?.path.join(".")}: ${issue?.message}`);
+	}
+	return parsed.data;
+}
+
+function describe(
+	id: ModelId,
+	backend: Executor["backend"],
+	entry: ModelEntry,
+	manifest: Manifest,
+	fields: Record<string, unknown>,
+): ModelInfo {
+	const file = backend === "onnxruntime" ? entry.file : entry.params.file;
+	const sha = backend === "onnxruntime" ? entry.sha256 : entry.params.sha256;
+	return {
+		id,
+		family: entry.family,
+		backend,
+		file,
+		sha256: sha,
+		input: { fields, features: [...FEATURES], scaling: entry.scaling },
+		preprocessing: manifest.preprocessing,
+		hyperparameters: entry.hyperparameters,
+		metrics: {
+			holdout: entry.metrics.holdout,
+			cv5: {
+				accuracyMean: entry.metrics.cv5.accuracyMean,
+				accuracyStd: entry.metrics.cv5.accuracyStd,
+			},
+		},
+	};
+}
+
+/** Passengers that cover both sexes, all classes and a missing Age: the warm-up inputs. */
+const WARM_UP_PASSENGERS: PassengerFeatures[] = [
+	{ Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 },
+	{ Pclass: 1, Sex: "female", Age: 38, SibSp: 1, Parch: 0, Fare: 71.2833 },
+	{ Pclass: 2, Sex: "female", Age: null, SibSp: 0, Parch: 2, Fare: 26 },
+];
+const WARM_UP_ROUNDS = 50;
+
+/**
+ * Loads every variant the manifest names: each family through onnxruntime and through its
+ * TypeScript executor. Any missing, altered or mismatched file stops the load with a
+ * ModelLoadError, so the service never starts half-loaded.
+ */
+export async function loadRegistry(
+	dir: string,
+	inputFields: Record<string, unknown>,
+): Promise<Registry> {
+	const manifest = await readManifest(dir);
+	const models: LoadedModel[] = [];
+	try {
+		for (const family of ["mlp", "gbdt"] as const) {
+			const entry = manifest.models[family];
+			const encode = createRowEncoder(manifest.preprocessing, entry.scaling);
+			const onnxBytes = await readVerified(dir, entry.file, entry.sha256);
+			const onnx = await createOnnxExecutor(onnxBytes, entry).catch((error: Error) => {
+				throw new ModelLoadError(`${join(dir, entry.file)}: ${error.message.split("\n")[0]}`);
+			});
+			const onnxId: ModelId = `${family}-onnx`;
+			models.push({
+				id: onnxId,
+				info: describe(onnxId, "onnxruntime", entry, manifest, inputFields),
+				encode,
+				executor: onnx,
+			});
+
+			const paramsPath = join(dir, entry.params.file);
+			const paramsBytes = await readVerified(dir, entry.params.file, entry.params.sha256);
+			let native: Executor;
+			try {
+				native = NATIVE_EXECUTORS[family](JSON.parse(new TextDecoder().decode(paramsBytes)));
+			} catch (error) {
+				const reason =
+					error instanceof z.ZodError
+						? `${error.issues[0]?.path.join(".")}: ${error.issues[0]?.message}`
+						: (error as Error).message;
+				throw new ModelLoadError(`${paramsPath}: ${reason}`);
+			}
+			const tsId: ModelId = `${family}-ts`;
+			models.push({
+				id: tsId,
+				info: describe(tsId, "typescript", entry, manifest, inputFields),
+				encode,
+				executor: native,
+			});
+		}
+	} catch (error) {
+		await Promise.all(models.map((m) => m.executor.close?.()));
+		throw error;
+	}
+
+	const byId = new Map<string, LoadedModel>(models.map((m) => [m.id, m]));
+	let ready = false;
+	return {
+		get: (id) => byId.get(id),
+		list: () => models,
+		ids: models.map((m) => m.id),
+		get ready() {
+			return ready;
+		},
+		async warm() {
+			for (const model of models) {
+				for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+					const passengers = WARM_UP_PASSENGERS.slice(0, 1 + (round % WARM_UP_PASSENGERS.length));
+					const input = encodeRows(model.encode, passengers);
+					const out = await model.executor.predict(input, passengers.length);
+					if (out.length !== passengers.length || !out.every((p) => p >= 0 && p <= 1)) {
+						throw new ModelLoadError(`${model.id}: warm-up gave an invalid probability`);
+					}
+				}
+			}
+			ready = true;
+		},
+		async close() {
+			ready = false;
+			await Promise.all(models.map((m) => m.executor.close?.()));
+		},
+	};
+}
