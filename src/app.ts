@@ -1,6 +1,8 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import { requireBearer } from "./api/auth.ts";
 import { BODY_LIMITS, readJson } from "./api/body.ts";
 import { ApiError, issuesOf } from "./api/errors.ts";
 import {
@@ -60,9 +62,32 @@ function serverTiming(c: Context, startedAt: number): void {
  * listener. Routes are declared once with their schemas so the OpenAPI document cannot drift
  * from what is validated.
  */
-export function createApp(registry: Registry, logger: Logger): OpenAPIHono {
+export interface AppOptions {
+	logger: Logger;
+	/** When set, prediction and model routes need `Authorization: Bearer <apiKey>`. */
+	apiKey?: string | undefined;
+}
+
+export function createApp(registry: Registry, { logger, apiKey }: AppOptions): OpenAPIHono {
 	const app = new OpenAPIHono();
 	const methodsByPath = new Map<string, string[]>();
+
+	// A JSON API's share of the usual secure headers; HSTS is left to the TLS terminator.
+	app.use(
+		secureHeaders({
+			xFrameOptions: "DENY",
+			strictTransportSecurity: false,
+			xDnsPrefetchControl: false,
+			xDownloadOptions: false,
+			xPermittedCrossDomainPolicies: false,
+			xXssProtection: false,
+			originAgentCluster: false,
+		}),
+	);
+	if (apiKey) {
+		const auth = requireBearer(apiKey);
+		for (const path of ["/predict/*", "/models", "/models/*"]) app.use(path, auth);
+	}
 
 	// Documents the route, then mounts the handler; the request is validated inside the handler
 	// (not by a generated validator) so content type, size and JSON errors keep our envelope.

@@ -17,6 +17,7 @@ const ConfigSchema = z.object({
 	LOG_LEVEL: z
 		.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })
 		.default("info"),
+	API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
 export interface Config {
@@ -24,6 +25,7 @@ export interface Config {
 	host: string;
 	modelsDir: string;
 	logLevel: LogLevel;
+	apiKey: string | undefined;
 }
 
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
@@ -41,8 +43,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 	if (!parsed.success) {
 		const issue = parsed.error.issues[0];
 		const key = String(issue?.path[0] ?? "environment");
-		throw new ConfigError(`invalid ${key}=${JSON.stringify(env[key] ?? "")}: ${issue?.message}`);
+		// Never echo a secret back, even a malformed one.
+		const shown = key === "API_KEY" ? "(hidden)" : JSON.stringify(env[key] ?? "");
+		throw new ConfigError(`invalid ${key}=${shown}: ${issue?.message}`);
 	}
 	const c = parsed.data;
-	return { port: c.PORT, host: c.HOST, modelsDir: c.MODELS_DIR, logLevel: c.LOG_LEVEL };
+	return {
+		port: c.PORT,
+		host: c.HOST,
+		modelsDir: c.MODELS_DIR,
+		logLevel: c.LOG_LEVEL,
+		apiKey: c.API_KEY,
+	};
 }

@@ -19,7 +19,7 @@ let app: OpenAPIHono;
 beforeAll(async () => {
 	registry = await loadRegistry(MODELS_DIR, PASSENGER_FIELDS);
 	await registry.warm();
-	app = createApp(registry, createLogger("silent"));
+	app = createApp(registry, { logger: createLogger("silent") });
 });
 
 const predict = (model: string, body: unknown, headers: Record<string, string> = JSON_HEADERS) =>
@@ -41,7 +41,7 @@ describe("probes", () => {
 
 	test("/ready is 503 until warm-up ends, 200 after", async () => {
 		const cold = await loadRegistry(MODELS_DIR, PASSENGER_FIELDS);
-		const coldApp = createApp(cold, createLogger("silent"));
+		const coldApp = createApp(cold, { logger: createLogger("silent") });
 		expect((await coldApp.request("/ready")).status).toBe(503);
 		await cold.warm();
 		expect((await coldApp.request("/ready")).status).toBe(200);
@@ -255,4 +255,48 @@ describe("routing errors", () => {
 		expect(((await response.json()) as ErrorJson).error.code).toBe("method_not_allowed");
 		expect((await app.request("/health", { method: "DELETE" })).status).toBe(405);
 	});
+});
+
+describe("API_KEY", () => {
+	const key = "s3cret-key-0123456789";
+	const secured = () => createApp(registry, { logger: createLogger("silent"), apiKey: key });
+
+	test("prediction and model routes need the bearer token", async () => {
+		const app = secured();
+		for (const [path, init] of [
+			["/models", {}],
+			["/models/gbdt-ts", {}],
+			[
+				"/predict/gbdt-ts",
+				{ method: "POST", headers: JSON_HEADERS, body: JSON.stringify(passenger) },
+			],
+		] as const) {
+			const anonymous = await app.request(path, init);
+			expect(anonymous.status).toBe(401);
+			expect(((await anonymous.json()) as ErrorJson).error.code).toBe("unauthorized");
+			const wrong = await app.request(path, {
+				...init,
+				headers: { ...("headers" in init ? init.headers : {}), authorization: `Bearer ${key}x` },
+			});
+			expect(wrong.status).toBe(401);
+			const right = await app.request(path, {
+				...init,
+				headers: { ...("headers" in init ? init.headers : {}), authorization: `Bearer ${key}` },
+			});
+			expect(right.status).toBe(200);
+		}
+	});
+
+	test("/health and /ready stay open", async () => {
+		const app = secured();
+		expect((await app.request("/health")).status).toBe(200);
+		expect((await app.request("/ready")).status).toBe(200);
+	});
+});
+
+test("responses carry secure default headers", async () => {
+	const response = await app.request("/health");
+	expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+	expect(response.headers.get("x-frame-options")).toBe("DENY");
+	expect(response.headers.get("referrer-policy")).toBe("no-referrer");
 });

@@ -8,6 +8,7 @@ describe("loadConfig", () => {
 			host: "127.0.0.1",
 			modelsDir: "models",
 			logLevel: "info",
+			apiKey: undefined,
 		});
 	});
 
@@ -19,6 +20,7 @@ describe("loadConfig", () => {
 			host: "0.0.0.0",
 			modelsDir: "/m",
 			logLevel: "debug",
+			apiKey: undefined,
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
 	});
@@ -34,4 +36,14 @@ describe("loadConfig", () => {
 			expect(() => loadConfig(env)).toThrow(text);
 		}
 	});
+});
+
+test("API_KEY is optional, at least 16 characters, and never echoed", () => {
+	expect(loadConfig({ API_KEY: "0123456789abcdef" }).apiKey).toBe("0123456789abcdef");
+	expect(() => loadConfig({ API_KEY: "short-secret" })).toThrow("invalid API_KEY=(hidden)");
+	try {
+		loadConfig({ API_KEY: "short-secret" });
+	} catch (error) {
+		expect(String(error)).not.toContain("short-secret");
+	}
 });

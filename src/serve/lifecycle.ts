@@ -48,7 +48,7 @@ export async function run(runtime: string, listen: Listen): Promise<void> {
 
 	let listener: Listener;
 	try {
-		listener = await listen(createApp(registry, logger), config);
+		listener = await listen(createApp(registry, { logger, apiKey: config.apiKey }), config);
 	} catch (error) {
 		await registry.close();
 		const reason = error instanceof ListenError ? error.message : String(error).split("\n")[0];

@@ -37,12 +37,13 @@ describe("readJson", () => {
 	});
 
 	test("415 without a JSON content type, or with another charset", async () => {
-		for (const headers of [
+		const types: Record<string, string>[] = [
 			{},
 			{ "content-type": "text/plain" },
 			{ "content-type": "application/json; charset=latin1" },
 			{ "content-type": "application/jsonx" },
-		]) {
+		];
+		for (const headers of types) {
 			const error = await failure(post('{"a":1}', headers));
 			expect(error.status).toBe(415);
 			expect(error.code).toBe("unsupported_media_type");

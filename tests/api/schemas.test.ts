@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { issuesOf } from "../../src/api/errors.ts";
 import { BatchRequest, MAX_BATCH, Passenger } from "../../src/api/schemas.ts";
 
-const valid = { Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 };
+const valid = { Pclass: 3, Sex: "male" as const, Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 };
 
 function pathsOf(value: unknown, schema: typeof Passenger | typeof BatchRequest = Passenger) {
 	const result = schema.safeParse(value);
