@@ -136,9 +136,13 @@ export async function loadRegistry(
 			const entry = manifest.models[family];
 			const encode = createRowEncoder(manifest.preprocessing, entry.scaling);
 			const onnxBytes = await readVerified(dir, entry.file, entry.sha256);
-			const onnx = await createOnnxExecutor(onnxBytes, entry).catch((error: Error) => {
-				throw new ModelLoadError(`${join(dir, entry.file)}: ${error.message.split("\n")[0]}`);
-			});
+			let onnx: Executor;
+			try {
+				onnx = createOnnxExecutor(onnxBytes, entry);
+			} catch (error) {
+				const reason = String((error as Error).message).split("\n")[0];
+				throw new ModelLoadError(`${join(dir, entry.file)}: ${reason}`);
+			}
 			const onnxId: ModelId = `${family}-onnx`;
 			models.push({
 				id: onnxId,
