@@ -35,7 +35,7 @@ function mismatch(
 		const found = declared.find((d) => d.name === spec.name);
 		if (!found) return `has no ${kind} "${spec.name}"`;
 		if (!found.isTensor || ELEMENT_TYPES[found.type] !== spec.type) {
-			return `${kind} "${spec.name}" is not a ${spec.type} tensor`;
+			return `${kind} "${spec.name}" is not a tensor of ${spec.type}`;
 		}
 		const shape = found.shape.map((d) => (d === -1 ? "N" : d)).join(",");
 		if (shape !== spec.shape.join(",")) {
