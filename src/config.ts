@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 /** Log levels in increasing verbosity; a message is written when its level is <= the configured one. */
@@ -10,6 +11,8 @@ const Port = z.coerce
 	.min(0, "must be 0-65535")
 	.max(65535, "must be 0-65535");
 
+const WORKERS_RULE = 'must be a whole number 1-64 or "auto"';
+
 const ConfigSchema = z.object({
 	PORT: Port.default(3000),
 	HOST: z.string().min(1, "must not be empty").default("127.0.0.1"),
@@ -18,6 +21,17 @@ const ConfigSchema = z.object({
 		.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })
 		.default("info"),
 	API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+	WORKERS: z
+		.union(
+			[
+				z.literal("auto"),
+				z.coerce.number().int(WORKERS_RULE).min(1, WORKERS_RULE).max(64, WORKERS_RULE),
+			],
+			{
+				error: WORKERS_RULE,
+			},
+		)
+		.default(1),
 });
 
 export interface Config {
@@ -26,13 +40,18 @@ export interface Config {
 	modelsDir: string;
 	logLevel: LogLevel;
 	apiKey: string | undefined;
+	/** Server copies sharing the port; 1 serves from this process alone. */
+	workers: number;
 }
 
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
 export class ConfigError extends Error {}
 
 /** Reads the service's settings from environment variables; unset or empty means the default. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(
+	env: Record<string, string | undefined>,
+	cpuCount = availableParallelism(),
+): Config {
 	const present = Object.fromEntries(
 		Object.keys(ConfigSchema.shape).flatMap((key) => {
 			const value = env[key];
@@ -48,11 +67,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 		throw new ConfigError(`invalid ${key}=${shown}: ${issue?.message}`);
 	}
 	const c = parsed.data;
+	const workers = c.WORKERS === "auto" ? cpuCount : c.WORKERS;
+	if (workers > 1 && c.PORT === 0) {
+		// Each worker would bind its own random port instead of sharing one.
+		throw new ConfigError("invalid PORT=0: workers need a fixed port to share (WORKERS > 1)");
+	}
 	return {
 		port: c.PORT,
 		host: c.HOST,
 		modelsDir: c.MODELS_DIR,
 		logLevel: c.LOG_LEVEL,
 		apiKey: c.API_KEY,
+		workers,
 	};
 }

@@ -9,6 +9,7 @@ describe("loadConfig", () => {
 			modelsDir: "models",
 			logLevel: "info",
 			apiKey: undefined,
+			workers: 1,
 		});
 	});
 
@@ -21,6 +22,7 @@ describe("loadConfig", () => {
 			modelsDir: "/m",
 			logLevel: "debug",
 			apiKey: undefined,
+			workers: 1,
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
 	});
@@ -46,4 +48,14 @@ test("API_KEY is optional, at least 16 characters, and never echoed", () => {
 	} catch (error) {
 		expect(String(error)).not.toContain("short-secret");
 	}
+});
+
+test("WORKERS: a count, or auto for every core; several need a fixed port", () => {
+	expect(loadConfig({ WORKERS: "3" }).workers).toBe(3);
+	expect(loadConfig({ WORKERS: "auto" }, 6).workers).toBe(6);
+	for (const bad of ["0", "65", "1.5", "two"]) {
+		expect(() => loadConfig({ WORKERS: bad })).toThrow(`invalid WORKERS="${bad}"`);
+	}
+	expect(() => loadConfig({ WORKERS: "2", PORT: "0" })).toThrow("workers need a fixed port");
+	expect(loadConfig({ WORKERS: "1", PORT: "0" }).port).toBe(0);
 });

@@ -1,21 +1,27 @@
-import { type Listen, ListenError, run } from "./lifecycle.ts";
+import process from "node:process";
+import { ListenError, type RuntimeAdapter, run } from "./lifecycle.ts";
+import { processWorkers } from "./processes.ts";
 
 /** Bun: Bun.serve. */
-const listen: Listen = async (app, config) => {
-	let server: ReturnType<typeof Bun.serve>;
-	try {
-		server = Bun.serve({ fetch: app.fetch, port: config.port, hostname: config.host });
-	} catch (error) {
-		if ((error as { code?: string }).code === "EADDRINUSE") {
-			throw new ListenError("address already in use");
+const bun: RuntimeAdapter = {
+	name: `bun ${Bun.version}`,
+	...processWorkers,
+	async listen(app, config, { reusePort }) {
+		let server: ReturnType<typeof Bun.serve>;
+		try {
+			server = Bun.serve({ fetch: app.fetch, port: config.port, hostname: config.host, reusePort });
+		} catch (error) {
+			if ((error as { code?: string }).code === "EADDRINUSE") {
+				throw new ListenError("address already in use");
+			}
+			throw error;
 		}
-		throw error;
-	}
-	return {
-		url: server.url.origin,
-		// stop() without force waits for in-flight requests.
-		close: () => server.stop(),
-	};
+		return {
+			url: server.url.origin,
+			// stop() without force waits for in-flight requests.
+			close: () => server.stop(),
+		};
+	},
 };
 
-await run(`bun ${Bun.version}`, listen);
+await run(bun, process.env);

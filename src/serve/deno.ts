@@ -1,33 +1,79 @@
-import { type Listen, ListenError, run } from "./lifecycle.ts";
+import process from "node:process";
+import { ListenError, type RuntimeAdapter, run, type WorkerHandle } from "./lifecycle.ts";
 
 // The little of Deno's global this file uses; tsc runs with Node's and Bun's types, not Deno's.
 declare const Deno: {
 	version: { deno: string };
 	errors: { AddrInUse: new () => Error };
+	exit(code: number): never;
 	serve(
-		options: { port: number; hostname: string; onListen?: () => void },
+		options: { port: number; hostname: string; reusePort?: boolean; onListen?: () => void },
 		handler: (request: Request) => Response | Promise<Response>,
 	): { addr: { hostname: string; port: number }; shutdown(): Promise<void> };
 };
 
-/** Deno: Deno.serve. */
-const listen: Listen = async (app, config) => {
-	let server: ReturnType<typeof Deno.serve>;
-	try {
-		server = Deno.serve(
-			{ port: config.port, hostname: config.host, onListen: () => {} },
-			(request) => app.fetch(request),
-		);
-	} catch (error) {
-		if (error instanceof Deno.errors.AddrInUse) throw new ListenError("address already in use");
-		throw error;
-	}
-	const { hostname, port } = server.addr;
-	return {
-		url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-		// shutdown() stops accepting and resolves once in-flight requests have finished.
-		close: () => server.shutdown(),
-	};
+const WORKER_NAME = "titanic-worker-";
+const isWorker = self.name?.startsWith(WORKER_NAME) ?? false;
+
+/**
+ * Deno: Deno.serve. Workers are worker threads sharing the port with SO_REUSEPORT, as
+ * `deno serve --parallel` does; they inherit this process's permissions, so none is widened.
+ * Deno.exit() in a worker ends only that worker.
+ */
+const deno: RuntimeAdapter = {
+	name: `deno ${Deno.version.deno}`,
+	workerIndex: isWorker ? Number(self.name.slice(WORKER_NAME.length)) : null,
+
+	async listen(app, config, { reusePort }) {
+		let server: ReturnType<typeof Deno.serve>;
+		try {
+			server = Deno.serve(
+				{ port: config.port, hostname: config.host, reusePort, onListen: () => {} },
+				(request) => app.fetch(request),
+			);
+		} catch (error) {
+			if (error instanceof Deno.errors.AddrInUse) throw new ListenError("address already in use");
+			throw error;
+		}
+		const { hostname, port } = server.addr;
+		return {
+			url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+			// shutdown() stops accepting and resolves once in-flight requests have finished.
+			close: () => server.shutdown(),
+		};
+	},
+
+	startWorker(index): WorkerHandle {
+		const worker = new Worker(import.meta.url, { type: "module", name: `${WORKER_NAME}${index}` });
+		const exited = new Promise<number>((resolve) => {
+			worker.addEventListener("message", (event: MessageEvent<{ exit?: number }>) => {
+				if (typeof event.data?.exit === "number") resolve(event.data.exit);
+			});
+			worker.addEventListener("error", (event) => {
+				event.preventDefault();
+				console.error(`titanic-serve: worker ${index}: ${event.message}`);
+				resolve(1);
+			});
+		});
+		void exited.then(() => worker.terminate());
+		return { stop: () => worker.postMessage("stop"), exited };
+	},
+
+	onShutdownRequest(stop) {
+		if (isWorker) {
+			self.addEventListener("message", (event) => {
+				if (event.data === "stop") stop("stop requested");
+			});
+		} else {
+			process.on("SIGINT", () => stop("SIGINT"));
+			process.on("SIGTERM", () => stop("SIGTERM"));
+		}
+	},
+
+	exit(code) {
+		if (isWorker) self.postMessage({ exit: code });
+		return Deno.exit(code);
+	},
 };
 
-await run(`deno ${Deno.version.deno}`, listen);
+await run(deno, process.env);

@@ -1,0 +1,112 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { RUNTIMES, runToExit, serveCommand, startServer } from "../support/server.ts";
+
+/** WORKERS=N: N copies of the server share one port on every runtime, and stop together. */
+
+async function freePort(): Promise<number> {
+	const probe = createServer();
+	await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+	const { port } = probe.address() as { port: number };
+	await new Promise((resolve) => probe.close(resolve));
+	return port;
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
+		await Bun.sleep(25);
+	}
+}
+
+/** Process ids whose parent is `pid` (Linux). */
+function childrenOf(pid: number): number[] {
+	try {
+		return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+			.split(" ")
+			.filter(Boolean)
+			.map(Number);
+	} catch {
+		return [];
+	}
+}
+
+const passenger = { Pclass: 1, Sex: "female", Age: 30, SibSp: 0, Parch: 0, Fare: 80 };
+
+describe.each(RUNTIMES)("%s with WORKERS=2", (runtime) => {
+	test("two workers serve one port and all stop on SIGTERM", async () => {
+		const port = await freePort();
+		const server = await startServer(runtime, { PORT: String(port), WORKERS: "2" }, 30_000);
+		await until(
+			() => (server.stderr().match(/worker \d: info: ready/g) ?? []).length === 2,
+			30_000,
+		);
+		expect(server.stderr()).toContain("starting 2 workers");
+
+		// New connections each time, so the kernel spreads them across both listeners.
+		const answers = await Promise.all(
+			Array.from({ length: 20 }, () =>
+				fetch(`http://127.0.0.1:${port}/predict/gbdt-onnx`, {
+					method: "POST",
+					headers: { "content-type": "application/json", connection: "close" },
+					body: JSON.stringify(passenger),
+				}).then(async (r) => ({
+					status: r.status,
+					body: (await r.json()) as { prediction: number },
+				})),
+			),
+		);
+		for (const answer of answers)
+			expect(answer).toMatchObject({ status: 200, body: { prediction: 1 } });
+
+		const workerPids = runtime === "deno" ? [] : childrenOf(server.process.pid as number);
+		if (runtime !== "deno") expect(workerPids).toHaveLength(2);
+		expect(await server.stop()).toBe(0);
+		expect(server.stderr().match(/worker \d: info: stopped/g) ?? []).toHaveLength(2);
+		for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
+	}, 60_000);
+
+	test("a worker that cannot start stops the whole server with status 1", async () => {
+		const port = await freePort();
+		const result = await runToExit(serveCommand(runtime), {
+			PORT: String(port),
+			WORKERS: "2",
+			MODELS_DIR: "models-missing",
+		});
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain(
+			"cannot load models: models-missing/manifest.json: cannot read",
+		);
+	}, 30_000);
+});
+
+test("node: a worker that crashes after starting is replaced", async () => {
+	const port = await freePort();
+	const server = await startServer("node", { PORT: String(port), WORKERS: "2" }, 30_000);
+	await until(() => (server.stderr().match(/worker \d: info: ready/g) ?? []).length === 2, 30_000);
+	// Past the startup window, a death is a crash to recover from, not a failure to start.
+	await Bun.sleep(10_500);
+	const [victim] = childrenOf(server.process.pid as number);
+	process.kill(victim as number, "SIGKILL");
+	await until(() => /exited with \d+; restarting it/.test(server.stderr()), 10_000);
+	await until(() => (server.stderr().match(/worker \d: info: ready/g) ?? []).length === 3, 30_000);
+	expect(childrenOf(server.process.pid as number)).toHaveLength(2);
+	const response = await fetch(`http://127.0.0.1:${port}/health`);
+	expect(response.status).toBe(200);
+	expect(await server.stop()).toBe(0);
+}, 90_000);
+
+test("WORKERS must be 1-64 or auto, and needs a fixed PORT", async () => {
+	for (const [env, message] of [
+		[{ WORKERS: "0" }, 'invalid WORKERS="0"'],
+		[{ WORKERS: "two" }, 'invalid WORKERS="two"'],
+		[{ WORKERS: "2", PORT: "0" }, "workers need a fixed port"],
+	] as const) {
+		const result = await runToExit(serveCommand("node"), env);
+		expect(result.code).toBe(1);
+		expect(result.stderr.trim().split("\n")).toHaveLength(1);
+		expect(result.stderr).toContain(message);
+	}
+});
