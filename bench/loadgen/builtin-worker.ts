@@ -1,0 +1,290 @@
+/**
+ * The built-in load generator's measuring process. It runs apart from the bench (spawned with
+ * Node) so that its event loop only sends requests and times them.
+ *
+ * A raw node:net HTTP/1.1 client rather than node:http: against the same local server it measured
+ * about half the client-side overhead per request of http.request with a keep-alive Agent (see
+ * bench/README.md), and the bench needs that overhead small next to ~100 µs requests.
+ *
+ * Input: one JSON argument (WorkerConfig). Output: one JSON line (WorkerOutput) on stdout.
+ */
+import { connect, type Socket } from "node:net";
+import { parseInferMs } from "./types.ts";
+
+export interface WorkerConfig {
+	url: string;
+	method: string;
+	body: string;
+	contentType: string;
+	requests: number;
+	concurrency: number;
+	/** Unmeasured requests sent first on the same connections. */
+	warmup: number;
+	timeoutMs: number;
+}
+
+export interface WorkerOutput {
+	wallUs: number;
+	errors: number;
+	/** A few distinct error messages, for the bench's diagnostics. */
+	errorMessages: string[];
+	/** Flattened [startUs, durationUs, status, inferMs or -1] per completed response. */
+	samples: number[];
+}
+
+const CRLF2 = Buffer.from("\r\n\r\n");
+const CRLF = Buffer.from("\r\n");
+
+interface Response {
+	status: number;
+	serverTiming: string | null;
+	/** Bytes of the buffer the response used. */
+	consumed: number;
+	close: boolean;
+}
+
+/** Parses one complete response from the front of `buf`, or returns null if it is incomplete. */
+export function parseResponse(buf: Buffer): Response | null {
+	const headerEnd = buf.indexOf(CRLF2);
+	if (headerEnd < 0) return null;
+	const lines = buf.toString("latin1", 0, headerEnd).split("\r\n");
+	const statusLine = lines[0] ?? "";
+	const status = Number(statusLine.split(" ")[1]);
+	let contentLength = -1;
+	let chunked = false;
+	let close = statusLine.startsWith("HTTP/1.0");
+	let serverTiming: string | null = null;
+	for (let i = 1; i < lines.length; i++) {
+		const line = lines[i] as string;
+		const colon = line.indexOf(":");
+		if (colon < 0) continue;
+		const name = line.slice(0, colon).trim().toLowerCase();
+		const value = line.slice(colon + 1).trim();
+		if (name === "content-length") contentLength = Number(value);
+		else if (name === "transfer-encoding") chunked = value.toLowerCase().includes("chunked");
+		else if (name === "connection") close = value.toLowerCase() === "close";
+		else if (name === "server-timing")
+			serverTiming = serverTiming ? `${serverTiming}, ${value}` : value;
+	}
+	const bodyStart = headerEnd + 4;
+	if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+		return { status, serverTiming, consumed: bodyStart, close };
+	}
+	if (chunked) {
+		let at = bodyStart;
+		for (;;) {
+			const lineEnd = buf.indexOf(CRLF, at);
+			if (lineEnd < 0) return null;
+			const size = Number.parseInt(buf.toString("latin1", at, lineEnd), 16);
+			if (Number.isNaN(size)) throw new Error("bad chunk size");
+			if (size === 0) {
+				// Skip any trailers: the message ends at the first empty line.
+				const end = buf.indexOf(CRLF2, lineEnd);
+				if (end >= 0) return { status, serverTiming, consumed: end + 4, close };
+				return buf.length >= lineEnd + 4 && buf.subarray(lineEnd, lineEnd + 4).equals(CRLF2)
+					? { status, serverTiming, consumed: lineEnd + 4, close }
+					: null;
+			}
+			at = lineEnd + 2 + size + 2;
+			if (buf.length < at) return null;
+		}
+	}
+	if (contentLength < 0) throw new Error("response without Content-Length or chunked encoding");
+	if (buf.length < bodyStart + contentLength) return null;
+	return { status, serverTiming, consumed: bodyStart + contentLength, close };
+}
+
+export function requestBytes(config: WorkerConfig): Buffer {
+	const url = new URL(config.url);
+	const body = Buffer.from(config.body, "utf8");
+	let head = `${config.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: keep-alive\r\n`;
+	if (config.method !== "GET") {
+		head += `Content-Type: ${config.contentType}\r\nContent-Length: ${body.length}\r\n`;
+	}
+	return Buffer.concat([
+		Buffer.from(`${head}\r\n`, "latin1"),
+		config.method === "GET" ? Buffer.alloc(0) : body,
+	]);
+}
+
+interface Phase {
+	/** Requests left to send in this phase: the one counter every connection shares. */
+	remaining: number;
+	record: boolean;
+	t0: bigint;
+	samples: number[];
+	errors: number;
+	errorMessages: Set<string>;
+	idleLanes: number;
+	wallUs: number;
+	done: () => void;
+}
+
+/**
+ * One of the C connections. It sends sequentially, reconnecting when the server closes, and keeps
+ * its socket between phases so the measured phase reuses the warmed-up connections.
+ */
+class Lane {
+	private socket: Socket | null = null;
+	private buf: Buffer = Buffer.alloc(0);
+	private start = 0n;
+	private inFlight = false;
+	private timer: ReturnType<typeof setTimeout> | undefined;
+	private phase: Phase | null = null;
+	private readonly host: string;
+	private readonly port: number;
+	private readonly request: Buffer;
+	private readonly timeoutMs: number;
+
+	constructor(host: string, port: number, request: Buffer, timeoutMs: number) {
+		this.host = host;
+		this.port = port;
+		this.request = request;
+		this.timeoutMs = timeoutMs;
+	}
+
+	run(phase: Phase): void {
+		this.phase = phase;
+		this.next();
+	}
+
+	close(): void {
+		const socket = this.socket;
+		this.socket = null;
+		socket?.destroy();
+	}
+
+	private open(): Socket {
+		this.buf = Buffer.alloc(0);
+		const s = connect({ host: this.host, port: this.port, noDelay: true });
+		// A socket the lane has let go of (closed by the server after a full response) must not
+		// fail the request now running on its successor.
+		s.on("data", (chunk: Buffer) => {
+			if (this.socket === s) this.onData(chunk);
+		});
+		s.on("error", (error) => {
+			if (this.socket === s) this.fail(error.message);
+		});
+		s.on("close", () => {
+			if (this.socket === s) this.fail("connection closed before the response was complete");
+		});
+		return s;
+	}
+
+	private onData(chunk: Buffer): void {
+		this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+		let response: Response | null;
+		try {
+			response = parseResponse(this.buf);
+		} catch (error) {
+			this.fail((error as Error).message);
+			return;
+		}
+		if (!response || !this.inFlight) return;
+		const end = process.hrtime.bigint();
+		this.inFlight = false;
+		clearTimeout(this.timer);
+		const phase = this.phase as Phase;
+		if (phase.record) {
+			phase.samples.push(
+				Number(this.start - phase.t0) / 1000,
+				Number(end - this.start) / 1000,
+				response.status,
+				parseInferMs(response.serverTiming) ?? -1,
+			);
+		}
+		this.buf = this.buf.subarray(response.consumed);
+		if (response.close) this.close();
+		this.next();
+	}
+
+	private fail(message: string): void {
+		if (!this.inFlight) return;
+		this.inFlight = false;
+		clearTimeout(this.timer);
+		const phase = this.phase as Phase;
+		phase.errors++;
+		phase.errorMessages.add(message);
+		this.close();
+		this.next();
+	}
+
+	private next(): void {
+		const phase = this.phase as Phase;
+		if (phase.remaining <= 0) {
+			phase.idleLanes++;
+			phase.done();
+			return;
+		}
+		phase.remaining--;
+		this.inFlight = true;
+		// As with oha, a request's time includes opening its connection when it needs one.
+		this.start = process.hrtime.bigint();
+		this.socket ??= this.open();
+		this.timer = setTimeout(
+			() => this.fail(`timed out after ${this.timeoutMs} ms`),
+			this.timeoutMs,
+		);
+		this.socket.write(this.request);
+	}
+}
+
+function runPhase(lanes: readonly Lane[], requests: number, record: boolean): Promise<Phase> {
+	return new Promise((resolve) => {
+		const phase: Phase = {
+			remaining: requests,
+			record,
+			t0: process.hrtime.bigint(),
+			samples: [],
+			errors: 0,
+			errorMessages: new Set(),
+			idleLanes: 0,
+			wallUs: 0,
+			done: () => {
+				if (phase.idleLanes !== lanes.length) return;
+				phase.wallUs = Number(process.hrtime.bigint() - phase.t0) / 1000;
+				resolve(phase);
+			},
+		};
+		for (const lane of lanes) lane.run(phase);
+	});
+}
+
+/**
+ * The warm-up runs on the same connections as the measured requests, so those include neither
+ * connection setup nor this process's own cold start (its first requests run unoptimised code).
+ */
+export async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
+	const url = new URL(config.url);
+	const request = requestBytes(config);
+	const connections = Math.max(1, Math.min(config.concurrency, config.requests));
+	const lanes = Array.from(
+		{ length: connections },
+		() => new Lane(url.hostname, Number(url.port || 80), request, config.timeoutMs),
+	);
+	try {
+		if (config.warmup > 0) await runPhase(lanes, config.warmup, false);
+		const measured = await runPhase(lanes, config.requests, true);
+		return {
+			wallUs: config.requests === 0 ? 0 : measured.wallUs,
+			errors: measured.errors,
+			errorMessages: [...measured.errorMessages].slice(0, 5),
+			samples: measured.samples,
+		};
+	} finally {
+		for (const lane of lanes) lane.close();
+	}
+}
+
+if (import.meta.main) {
+	const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
+	runWorker(config).then(
+		(output) => {
+			process.stdout.write(`${JSON.stringify(output)}\n`);
+		},
+		(error: unknown) => {
+			process.stderr.write(`builtin load generator: ${(error as Error).message}\n`);
+			process.exitCode = 1;
+		},
+	);
+}

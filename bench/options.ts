@@ -1,0 +1,153 @@
+import { parseArgs } from "node:util";
+import { RUNTIMES, type RuntimeName } from "./runtimes.ts";
+
+export const MODELS = ["mlp-onnx", "gbdt-onnx", "mlp-ts", "gbdt-ts"] as const;
+/** The floor row: GET /health, the runtime's bare HTTP round trip. */
+export const FLOOR = "floor";
+export const LOADGENS = ["auto", "oha", "builtin"] as const;
+export type LoadgenMode = (typeof LOADGENS)[number];
+
+export const DEFAULT_BODY = '{"Pclass":3,"Sex":"male","Age":22,"SibSp":1,"Parch":0,"Fare":7.25}';
+
+export interface Options {
+	runtimes: RuntimeName[];
+	models: string[];
+	requests: number;
+	concurrency: number[];
+	warmup: number;
+	rounds: number;
+	loadgen: LoadgenMode;
+	/** null means bench/results/<timestamp>/. */
+	out: string | null;
+	/** The file the body came from, or "(default)". */
+	bodySource: string;
+	pin: boolean;
+	/** null means a free port per server. */
+	port: number | null;
+	help: boolean;
+}
+
+/**
+ * Rounds default to 3 (runtimes interleaved A B C A B C, tables quote the median round): the
+ * default run measured well under the 3-minute budget on a 2-core machine (see bench/README.md).
+ */
+export const DEFAULTS = {
+	requests: 1000,
+	concurrency: [1],
+	warmup: 200,
+	rounds: 3,
+	loadgen: "auto" as LoadgenMode,
+};
+
+export const USAGE = `usage: bun run bench [options]
+  --runtimes LIST     node,bun,deno (default all three)
+  --models LIST       ${MODELS.join(",")},${FLOOR} (default all)
+  --requests N        measured requests per cell (default ${DEFAULTS.requests})
+  --concurrency LIST  e.g. 1,16,64 for a throughput sweep (default 1)
+  --warmup N          unmeasured requests before each cell (default ${DEFAULTS.warmup})
+  --rounds N          rounds, runtimes interleaved; tables quote the median round (default ${DEFAULTS.rounds})
+  --loadgen MODE      auto|oha|builtin (auto: oha >= 1.9 if found, else builtin)
+  --out DIR           output folder (default bench/results/<timestamp>/)
+  --body FILE         JSON request body for /predict (default a third-class male passenger)
+  --port N            fixed server port (default a free port per server)
+  --pin               server on core 0, load generator on core 1 (needs taskset, 2 cores)`;
+
+export class UsageError extends Error {}
+
+function list<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
+	const values = raw.split(",").map((v) => v.trim());
+	const seen = new Set<T>();
+	for (const value of values) {
+		if (!(allowed as readonly string[]).includes(value)) {
+			throw new UsageError(`unknown ${name} "${value}" (expected one of ${allowed.join(", ")})`);
+		}
+		seen.add(value as T);
+	}
+	if (seen.size !== values.length) throw new UsageError(`--${name}s lists a value twice: ${raw}`);
+	return [...seen];
+}
+
+function integer(name: string, raw: string, min: number): number {
+	if (!/^\d+$/.test(raw.trim())) throw new UsageError(`--${name} must be an integer, got "${raw}"`);
+	const value = Number(raw);
+	if (value < min || !Number.isSafeInteger(value)) {
+		throw new UsageError(`--${name} must be at least ${min}, got ${raw}`);
+	}
+	return value;
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+	let parsed: ReturnType<typeof parseRaw>;
+	try {
+		parsed = parseRaw(argv);
+	} catch (error) {
+		// parseArgs' messages run over several lines; the first says what was wrong.
+		const first = (error as Error).message.split("\n")[0] ?? "bad arguments";
+		throw new UsageError(first.replace(/\. To specify a positional argument.*$/, ""));
+	}
+	const { values, positionals } = parsed;
+	if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+	const concurrency = (values.concurrency ?? DEFAULTS.concurrency.join(","))
+		.split(",")
+		.map((c) => integer("concurrency", c, 1));
+	if (new Set(concurrency).size !== concurrency.length) {
+		throw new UsageError(`--concurrency lists a value twice: ${values.concurrency}`);
+	}
+	const loadgen = values.loadgen ?? DEFAULTS.loadgen;
+	if (!(LOADGENS as readonly string[]).includes(loadgen)) {
+		throw new UsageError(`unknown loadgen "${loadgen}" (expected one of ${LOADGENS.join(", ")})`);
+	}
+	const requests =
+		values.requests === undefined ? DEFAULTS.requests : integer("requests", values.requests, 1);
+	if (concurrency.some((c) => c > requests)) {
+		throw new UsageError(
+			`--concurrency ${Math.max(...concurrency)} exceeds --requests ${requests}`,
+		);
+	}
+	return {
+		runtimes:
+			values.runtimes === undefined ? [...RUNTIMES] : list("runtime", values.runtimes, RUNTIMES),
+		models:
+			values.models === undefined
+				? [...MODELS, FLOOR]
+				: list("model", values.models, [...MODELS, FLOOR] as const),
+		requests,
+		concurrency,
+		warmup: values.warmup === undefined ? DEFAULTS.warmup : integer("warmup", values.warmup, 0),
+		rounds: values.rounds === undefined ? DEFAULTS.rounds : integer("rounds", values.rounds, 1),
+		loadgen: loadgen as LoadgenMode,
+		out: values.out ?? null,
+		bodySource: values.body ?? "(default)",
+		pin: values.pin ?? false,
+		port: values.port === undefined ? null : port(values.port),
+		help: values.help ?? false,
+	};
+}
+
+function port(raw: string): number {
+	const value = integer("port", raw, 1);
+	if (value > 65535) throw new UsageError(`--port must be at most 65535, got ${raw}`);
+	return value;
+}
+
+function parseRaw(argv: readonly string[]) {
+	return parseArgs({
+		args: [...argv],
+		strict: true,
+		allowPositionals: true,
+		options: {
+			runtimes: { type: "string" },
+			models: { type: "string" },
+			requests: { type: "string" },
+			concurrency: { type: "string" },
+			warmup: { type: "string" },
+			rounds: { type: "string" },
+			loadgen: { type: "string" },
+			out: { type: "string" },
+			body: { type: "string" },
+			port: { type: "string" },
+			pin: { type: "boolean" },
+			help: { type: "boolean", short: "h" },
+		},
+	});
+}

@@ -1,0 +1,64 @@
+import type { Source } from "./select.ts";
+import type { Table } from "./tables.ts";
+
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+
+export function markdownTable(table: Table): string {
+	const numeric = table.headers.map((_, i) =>
+		table.rows.every((r) => /^-?[\d.]+$|^-$/.test(r[i] ?? "")),
+	);
+	const lines = [
+		`| ${table.headers.map(cell).join(" | ")} |`,
+		`| ${numeric.map((n) => (n ? "---:" : "---")).join(" | ")} |`,
+		...table.rows.map((r) => `| ${r.map(cell).join(" | ")} |`),
+	];
+	return [`### ${table.title}`, "", ...lines, "", ...table.notes.map((n) => `- ${n}`)].join("\n");
+}
+
+export function environmentSection(sources: readonly Source[]): string {
+	const parts: string[] = ["## Environment", ""];
+	for (const { label, results } of sources) {
+		const e = results.environment;
+		if (sources.length > 1) parts.push(`### ${label}`, "");
+		const runtimes = Object.entries(e.runtimes)
+			.map(([name, version]) => `${name} ${version}`)
+			.join(", ");
+		const o = results.options;
+		parts.push(
+			`- Date: ${results.createdAt}`,
+			`- Host: ${e.host}`,
+			`- CPU: ${e.cpuModel}, ${e.cores} cores; memory ${e.memoryMiB} MiB`,
+			`- OS: ${e.os}`,
+			`- Runtimes: ${runtimes}`,
+			`- onnxruntime-node: ${e.onnxruntime ?? "not installed"}`,
+			`- Load generator: ${e.generator.name} ${e.generator.version}`,
+			`- Pinned: ${e.pinning.pinned ? "yes" : "no"} (${e.pinning.note})`,
+			`- Bench driver: ${e.benchRuntime}, project ${e.projectVersion}`,
+			`- Run: ${o.requests} requests per cell after ${o.warmup} warm-up requests, concurrency ${o.concurrency.join(", ")}, ${o.rounds} round(s), body ${o.body}`,
+			"",
+		);
+	}
+	return parts.join("\n");
+}
+
+export function markdownReport(
+	sources: readonly Source[],
+	tables: readonly Table[],
+	charts: readonly { file: string; title: string }[],
+): string {
+	const title = sources.length > 1 ? "Runtime benchmark comparison" : "Runtime benchmark";
+	return [
+		`# ${title}`,
+		"",
+		environmentSection(sources),
+		"## Results",
+		"",
+		...tables.flatMap((t) => [markdownTable(t), ""]),
+		...(charts.length > 0 ? ["## Charts", ""] : []),
+		...charts.flatMap((c) => [`![${c.title}](${c.file})`, ""]),
+		"## Method",
+		"",
+		"Each runtime serves the same app through its own entry point (src/serve/<runtime>.ts), started fresh per round on a free port; the bench waits for /ready, warms each cell up, then sends the measured requests from a separate load-generator process with keep-alive connections. Latencies are per request, client side; percentiles are computed as oha does (sorted[floor(p·n)], no interpolation); variance is the population variance. The built-in generator sends the warm-up on the connections it then measures on; oha makes the warm-up a separate run, so its first measured request per connection includes the TCP connect. Raw per-request timings are in raw/.",
+		"",
+	].join("\n");
+}

@@ -1,0 +1,218 @@
+import { FLOOR } from "../options.ts";
+import type { Row, Source } from "./select.ts";
+
+/** Standalone SVG charts: no scripts, no external fonts or styles, so any viewer renders them. */
+
+const COLORS = [
+	"#1f77b4",
+	"#ff7f0e",
+	"#2ca02c",
+	"#d62728",
+	"#9467bd",
+	"#8c564b",
+	"#e377c2",
+	"#7f7f7f",
+];
+const DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"];
+
+export const escapeXml = (text: string): string =>
+	text.replace(
+		/[<>&"']/g,
+		(c) => `&${{ "<": "lt", ">": "gt", "&": "amp", '"': "quot", "'": "apos" }[c]};`,
+	);
+
+const num = (n: number) => (Math.round(n * 100) / 100).toString();
+
+function niceMax(value: number): number {
+	if (!(value > 0)) return 1;
+	const magnitude = 10 ** Math.floor(Math.log10(value));
+	for (const step of [1, 2, 2.5, 5, 10]) {
+		if (step * magnitude >= value) return step * magnitude;
+	}
+	return 10 * magnitude;
+}
+
+function svgDocument(width: number, height: number, title: string, body: string[]): string {
+	return [
+		`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+		`<title>${escapeXml(title)}</title>`,
+		`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
+		`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+		...body,
+		"</svg>",
+		"",
+	].join("\n");
+}
+
+function yAxis(
+	left: number,
+	top: number,
+	plotH: number,
+	plotW: number,
+	max: number,
+	label: string,
+): string[] {
+	const out: string[] = [];
+	for (let i = 0; i <= 5; i++) {
+		const value = (max * i) / 5;
+		const y = top + plotH - (plotH * i) / 5;
+		out.push(
+			`<line x1="${left}" y1="${num(y)}" x2="${left + plotW}" y2="${num(y)}" stroke="#e0e0e0"/>`,
+			`<text x="${left - 6}" y="${num(y + 4)}" text-anchor="end">${escapeXml(fmtTick(value))}</text>`,
+		);
+	}
+	out.push(
+		`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#333"/>`,
+		`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(label)}</text>`,
+	);
+	return out;
+}
+
+function fmtTick(value: number): string {
+	if (value === 0) return "0";
+	if (value >= 100) return value.toFixed(0);
+	if (value >= 1) return value.toFixed(1);
+	return value.toPrecision(2);
+}
+
+function legend(
+	x: number,
+	y: number,
+	entries: { label: string; color: string; dash?: string }[],
+): string[] {
+	return entries.flatMap((entry, i) => {
+		const ly = y + i * 18;
+		return [
+			`<line x1="${x}" y1="${ly}" x2="${x + 24}" y2="${ly}" stroke="${entry.color}" stroke-width="${entry.dash === undefined ? 10 : 2.5}"${entry.dash ? ` stroke-dasharray="${entry.dash}"` : ""}/>`,
+			`<text x="${x + 30}" y="${ly + 4}">${escapeXml(entry.label)}</text>`,
+		];
+	});
+}
+
+function seriesOf(
+	rows: readonly Row[],
+	sources: readonly Source[],
+): { key: string; label: string }[] {
+	const merged = sources.length > 1;
+	const runtimes = [...new Set(sources.flatMap((s) => s.results.options.runtimes))];
+	const out: { key: string; label: string }[] = [];
+	for (const source of sources) {
+		for (const runtime of runtimes) {
+			if (!rows.some((r) => r.machine === source.label && r.cell.runtime === runtime)) continue;
+			out.push({
+				key: JSON.stringify([source.label, runtime]),
+				label: merged ? `${runtime} (${source.label})` : runtime,
+			});
+		}
+	}
+	return out;
+}
+
+/** Bars at p50 with a whisker up to p99, grouped by model, one colour per runtime (and machine). */
+export function latencyChart(rows: readonly Row[], sources: readonly Source[]): string {
+	const lowest = Math.min(...rows.map((r) => r.cell.concurrency));
+	const selected = rows.filter((r) => r.cell.concurrency === lowest);
+	const models = [...new Set(sources.flatMap((s) => s.results.options.models))].filter((m) =>
+		selected.some((r) => r.cell.model === m),
+	);
+	const series = seriesOf(selected, sources);
+	const barW = 18;
+	const groupW = Math.max(80, series.length * barW + 30);
+	const left = 70;
+	const top = 40;
+	const plotH = 300;
+	const plotW = Math.max(300, models.length * groupW);
+	const legendW = 190;
+	const width = left + plotW + legendW;
+	const height = top + plotH + 60;
+	const max = niceMax(Math.max(...selected.map((r) => r.cell.stats.p99Ms ?? 0)));
+	const y = (ms: number) => top + plotH - (plotH * ms) / max;
+	const body = yAxis(left, top, plotH, plotW, max, "latency (ms)");
+	models.forEach((model, m) => {
+		const gx = left + m * groupW + (groupW - series.length * barW) / 2;
+		series.forEach((s, i) => {
+			const row = selected.find(
+				(r) => r.cell.model === model && JSON.stringify([r.machine, r.cell.runtime]) === s.key,
+			);
+			const p50 = row?.cell.stats.p50Ms;
+			const p99 = row?.cell.stats.p99Ms;
+			if (!row || p50 === null || p50 === undefined || p99 === null || p99 === undefined) return;
+			const x = gx + i * barW;
+			const color = COLORS[i % COLORS.length];
+			const cx = x + (barW - 4) / 2;
+			body.push(
+				`<rect x="${num(x)}" y="${num(y(p50))}" width="${barW - 4}" height="${num(top + plotH - y(p50))}" fill="${color}"><title>${escapeXml(`${s.label} ${model}: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`)}</title></rect>`,
+				`<line x1="${num(cx)}" y1="${num(y(p50))}" x2="${num(cx)}" y2="${num(y(p99))}" stroke="#222" stroke-width="1.5"/>`,
+				`<line x1="${num(cx - 4)}" y1="${num(y(p99))}" x2="${num(cx + 4)}" y2="${num(y(p99))}" stroke="#222" stroke-width="1.5"/>`,
+			);
+		});
+		body.push(
+			`<text x="${num(left + m * groupW + groupW / 2)}" y="${top + plotH + 18}" text-anchor="middle">${escapeXml(model === FLOOR ? "floor (/health)" : model)}</text>`,
+		);
+	});
+	body.push(
+		`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`,
+		`<text x="${left + plotW / 2}" y="${top + plotH + 42}" text-anchor="middle">bar: p50, whisker: p99 (concurrency ${lowest})</text>`,
+		...legend(
+			left + plotW + 20,
+			top + 10,
+			series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length] as string })),
+		),
+	);
+	return svgDocument(width, height, "Latency by runtime and model", body);
+}
+
+/** req/s against concurrency: colour per runtime (and machine), dash per model. */
+export function throughputChart(rows: readonly Row[], sources: readonly Source[]): string | null {
+	const levels = [...new Set(rows.map((r) => r.cell.concurrency))].sort((a, b) => a - b);
+	if (levels.length < 2) return null;
+	const series = seriesOf(rows, sources);
+	const models = [...new Set(sources.flatMap((s) => s.results.options.models))];
+	const left = 80;
+	const top = 40;
+	const plotH = 300;
+	const plotW = Math.max(360, levels.length * 90);
+	const entries = series.length * models.length;
+	const legendW = 230;
+	const width = left + plotW + legendW;
+	const height = Math.max(top + plotH + 60, top + 20 + entries * 18);
+	const max = niceMax(Math.max(...rows.map((r) => r.cell.stats.rps)));
+	// Concurrency levels are usually geometric (1, 16, 64): space them evenly, not linearly.
+	const x = (level: number) =>
+		left + 30 + ((plotW - 60) * levels.indexOf(level)) / (levels.length - 1);
+	const y = (rps: number) => top + plotH - (plotH * rps) / max;
+	const body = yAxis(left, top, plotH, plotW, max, "requests per second");
+	const legendEntries: { label: string; color: string; dash: string }[] = [];
+	series.forEach((s, i) => {
+		models.forEach((model, m) => {
+			const points = rows
+				.filter(
+					(r) => r.cell.model === model && JSON.stringify([r.machine, r.cell.runtime]) === s.key,
+				)
+				.sort((a, b) => a.cell.concurrency - b.cell.concurrency)
+				.map((r) => `${num(x(r.cell.concurrency))},${num(y(r.cell.stats.rps))}`);
+			if (points.length === 0) return;
+			const color = COLORS[i % COLORS.length] as string;
+			const dash = DASHES[m % DASHES.length] as string;
+			body.push(
+				`<polyline points="${points.join(" ")}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
+				...points.map((p) => {
+					const [px, py] = p.split(",");
+					return `<circle cx="${px}" cy="${py}" r="3" fill="${color}"/>`;
+				}),
+			);
+			legendEntries.push({ label: `${s.label} ${model}`, color, dash });
+		});
+	});
+	for (const level of levels) {
+		body.push(
+			`<text x="${num(x(level))}" y="${top + plotH + 18}" text-anchor="middle">${level}</text>`,
+		);
+	}
+	body.push(
+		`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`,
+		`<text x="${left + plotW / 2}" y="${top + plotH + 42}" text-anchor="middle">concurrency (connections)</text>`,
+		...legend(left + plotW + 20, top + 10, legendEntries),
+	);
+	return svgDocument(width, height, "Throughput against concurrency", body);
+}

@@ -1,0 +1,137 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+import { RUNTIMES } from "./runtimes.ts";
+
+/** results.json: everything a report is rendered from, so reports can be re-rendered and merged. */
+
+export const RESULTS_SCHEMA_VERSION = 1;
+
+const Count = z.number().int().nonnegative();
+const Ms = z.number().nonnegative();
+const MaybeMs = Ms.nullable();
+
+export const StatsSchema = z.object({
+	count: Count,
+	errors: Count,
+	statusCodes: z.record(z.string().regex(/^\d+$/), Count),
+	avgMs: MaybeMs,
+	minMs: MaybeMs,
+	maxMs: MaybeMs,
+	totalMs: Ms,
+	wallMs: Ms,
+	varianceMs2: MaybeMs,
+	p50Ms: MaybeMs,
+	p90Ms: MaybeMs,
+	p99Ms: MaybeMs,
+	p999Ms: MaybeMs,
+	rps: z.number().nonnegative(),
+});
+
+export const GeneratorSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
+export type Generator = z.infer<typeof GeneratorSchema>;
+
+export const CellSchema = z.object({
+	runtime: z.enum(RUNTIMES),
+	/** A model id, or "floor" for GET /health. */
+	model: z.string().min(1),
+	concurrency: z.number().int().positive(),
+	round: z.number().int().positive(),
+	requests: Count,
+	warmup: Count,
+	generator: GeneratorSchema,
+	stats: StatsSchema,
+	/** Median Server-Timing `infer` duration: read per request by the generator, or by a side sample. */
+	infer: z.object({
+		medianMs: MaybeMs,
+		count: Count,
+		source: z.enum(["loadgen", "sample", "none"]),
+	}),
+	/** CPU time the server process spent on this cell, its warm-up included. */
+	serverCpuMs: MaybeMs,
+	/** The per-request CSV, relative to results.json. */
+	rawFile: z.string().min(1),
+});
+export type Cell = z.infer<typeof CellSchema>;
+
+export const ProcessSchema = z.object({
+	runtime: z.enum(RUNTIMES),
+	round: z.number().int().positive(),
+	port: z.number().int().positive(),
+	spawnToReadyMs: Ms,
+	peakRssKiB: Count.nullable(),
+	cpuMs: MaybeMs,
+	exitCode: z.number().int().nullable(),
+	exitSignal: z.string().nullable(),
+	/** True when SIGTERM did not stop it in time. */
+	killed: z.boolean(),
+	stopMs: Ms,
+});
+export type ProcessRecord = z.infer<typeof ProcessSchema>;
+
+export const ResultsSchema = z.object({
+	schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
+	createdAt: z.iso.datetime(),
+	environment: z.object({
+		host: z.string(),
+		cpuModel: z.string(),
+		cores: z.number().int().positive(),
+		memoryMiB: Count,
+		os: z.string(),
+		runtimes: z.record(z.string(), z.string()),
+		onnxruntime: z.string().nullable(),
+		benchRuntime: z.string(),
+		projectVersion: z.string(),
+		generator: GeneratorSchema,
+		pinning: z.object({ pinned: z.boolean(), note: z.string() }),
+	}),
+	options: z.object({
+		runtimes: z.array(z.enum(RUNTIMES)).min(1),
+		models: z.array(z.string().min(1)).min(1),
+		requests: z.number().int().positive(),
+		concurrency: z.array(z.number().int().positive()).min(1),
+		warmup: Count,
+		rounds: z.number().int().positive(),
+		loadgen: z.enum(["auto", "oha", "builtin"]),
+		body: z.string(),
+		pin: z.boolean(),
+	}),
+	processes: z.array(ProcessSchema),
+	cells: z.array(CellSchema),
+});
+export type Results = z.infer<typeof ResultsSchema>;
+
+export class ResultsError extends Error {}
+
+export function parseResults(text: string, source = "results.json"): Results {
+	let json: unknown;
+	try {
+		json = JSON.parse(text);
+	} catch (error) {
+		throw new ResultsError(`${source} is not JSON: ${(error as Error).message}`);
+	}
+	const parsed = ResultsSchema.safeParse(json);
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		const where = issue?.path.join(".") || "(root)";
+		throw new ResultsError(
+			`${source} does not match the results schema at ${where}: ${issue?.message}`,
+		);
+	}
+	return parsed.data;
+}
+
+export function readResults(file: string): Results {
+	let text: string;
+	try {
+		text = readFileSync(file, "utf8");
+	} catch {
+		throw new ResultsError(`cannot read ${file}`);
+	}
+	return parseResults(text, file);
+}
+
+export function writeResults(file: string, results: Results): void {
+	// Validate on the way out too: a file that cannot be read back is a bug found early.
+	const checked = ResultsSchema.parse(results);
+	writeFileSync(file, `${JSON.stringify(checked, null, "\t")}\n`);
+}

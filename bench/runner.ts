@@ -1,0 +1,155 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LoadGenerator, LoadRequest, Sample } from "./loadgen/types.ts";
+import { FLOOR } from "./options.ts";
+import type { CellPlan, ServerPlan } from "./plan.ts";
+import type { Cell, ProcessRecord } from "./results.ts";
+import { freePort, type RunningServer, ServerError, startServer } from "./runtimes.ts";
+import { sampleInferMs } from "./server-timing.ts";
+import { computeStats, median } from "./stats.ts";
+
+export interface RunSettings {
+	root: string;
+	outDir: string;
+	generator: LoadGenerator;
+	requests: number;
+	warmup: number;
+	body: string;
+	readyTimeoutMs: number;
+	port: number | null;
+	pinning: { server?: string; generator?: string };
+	progress: (line: string) => void;
+}
+
+export interface RunOutput {
+	processes: ProcessRecord[];
+	cells: Cell[];
+}
+
+export const RAW_CSV_HEADER = "start_us,duration_us,status,infer_ms";
+
+export function rawCsv(samples: readonly Sample[]): string {
+	const lines = [RAW_CSV_HEADER];
+	for (const s of samples) {
+		lines.push(`${s.startUs.toFixed(3)},${s.durationUs.toFixed(3)},${s.status},${s.inferMs ?? ""}`);
+	}
+	return `${lines.join("\n")}\n`;
+}
+
+export async function runPlan(
+	plan: readonly ServerPlan[],
+	settings: RunSettings,
+): Promise<RunOutput> {
+	const output: RunOutput = { processes: [], cells: [] };
+	const rounds = Math.max(...plan.map((s) => s.round));
+	for (const serverPlan of plan) {
+		const port = settings.port ?? (await freePort());
+		const server = await startServer(serverPlan.runtime, {
+			root: settings.root,
+			port,
+			readyTimeoutMs: settings.readyTimeoutMs,
+			cpuList: settings.pinning.server,
+		});
+		const spawnToReadyMs = performance.now() - server.spawnedAt;
+		settings.progress(
+			`[round ${serverPlan.round}/${rounds}] ${server.runtime} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`,
+		);
+		try {
+			for (const cellPlan of serverPlan.cells) {
+				const cell = await measureCell(server, serverPlan.round, cellPlan, settings);
+				output.cells.push(cell);
+				settings.progress(progressLine(cell, rounds));
+			}
+		} catch (error) {
+			await server.stop(2000);
+			throw error;
+		}
+		const stop = await server.stop();
+		output.processes.push({
+			runtime: server.runtime,
+			round: serverPlan.round,
+			port,
+			spawnToReadyMs,
+			peakRssKiB: stop.peakRssKiB,
+			cpuMs: stop.cpuMs,
+			exitCode: stop.code,
+			exitSignal: stop.signal,
+			killed: stop.killed,
+			stopMs: stop.stopMs,
+		});
+		if (stop.killed || stop.code !== 0) {
+			settings.progress(
+				`warning: ${server.runtime} did not shut down cleanly (${stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`})`,
+			);
+		}
+	}
+	return output;
+}
+
+async function measureCell(
+	server: RunningServer,
+	round: number,
+	plan: CellPlan,
+	settings: RunSettings,
+): Promise<Cell> {
+	const request: LoadRequest = {
+		url: `${server.baseUrl}${plan.path}`,
+		method: plan.method,
+		body: plan.method === "POST" ? settings.body : undefined,
+		contentType: plan.method === "POST" ? "application/json" : undefined,
+		requests: settings.requests,
+		concurrency: plan.concurrency,
+		cpuList: settings.pinning.generator,
+		warmup: settings.warmup,
+	};
+	const cpuBefore = server.cpuMs();
+	const result = await settings.generator.run(request);
+	const cpuAfter = server.cpuMs();
+	if (server.child.exitCode !== null || server.child.signalCode !== null) {
+		throw new ServerError(
+			`${server.runtime} server died during ${plan.model}: ${server.lastOutput()}`,
+		);
+	}
+	const stats = computeStats(result.samples, result.errors, result.wallUs);
+	const rawFile = `raw/${server.runtime}-${plan.model}-c${plan.concurrency}-r${round}.csv`;
+	writeFileSync(join(settings.outDir, rawFile), rawCsv(result.samples));
+	return {
+		runtime: server.runtime,
+		model: plan.model,
+		concurrency: plan.concurrency,
+		round,
+		requests: settings.requests,
+		warmup: settings.warmup,
+		generator: result.generator,
+		stats,
+		infer: await inferTiming(request, result.samples, result.readsServerTiming, plan.model),
+		serverCpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+		rawFile,
+	};
+}
+
+async function inferTiming(
+	request: LoadRequest,
+	samples: readonly Sample[],
+	readsServerTiming: boolean,
+	model: string,
+): Promise<Cell["infer"]> {
+	if (model === FLOOR) return { medianMs: null, count: 0, source: "none" };
+	if (readsServerTiming) {
+		const values = samples.flatMap((s) => (s.inferMs === null ? [] : [s.inferMs]));
+		return { medianMs: median(values), count: values.length, source: "loadgen" };
+	}
+	const sample = await sampleInferMs(request.url, request);
+	return { ...sample, source: "sample" };
+}
+
+function progressLine(cell: Cell, rounds: number): string {
+	const s = cell.stats;
+	const fmt = (ms: number | null) => (ms === null ? "-" : `${ms.toFixed(3)} ms`);
+	const errors = s.errors > 0 ? `  ${s.errors} errors` : "";
+	const non2xx = Object.entries(s.statusCodes)
+		.filter(([code]) => !code.startsWith("2"))
+		.map(([code, n]) => `  ${n}x${code}`)
+		.join("");
+	return `[round ${cell.round}/${rounds}] ${cell.runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${non2xx}`;
+}
