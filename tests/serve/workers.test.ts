@@ -1,17 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../bench/runtimes.ts";
 import { RUNTIMES, runToExit, serveCommand, startServer } from "../support/server.ts";
 
 /** WORKERS=N: N copies of the server share one port on every runtime, and stop together. */
-
-async function freePort(): Promise<number> {
-	const probe = createServer();
-	await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-	const { port } = probe.address() as { port: number };
-	await new Promise((resolve) => probe.close(resolve));
-	return port;
-}
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
 	const deadline = Date.now() + timeoutMs;

@@ -1,34 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { type RuntimeName, serverCommand } from "../../bench/runtimes.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const RUNTIMES = ["node", "bun", "deno"] as const;
-export type Runtime = (typeof RUNTIMES)[number];
+export { RUNTIMES } from "../../bench/runtimes.ts";
+export type Runtime = RuntimeName;
 
-const bin = (name: string) => `${PROJECT_ROOT}node_modules/.bin/${name}`;
-
-/** The argv each runtime's entry point is started with, as `npm run serve:*` does. */
+/** The argv each runtime's entry point is started with: the bench's, so the two cannot drift. */
 export function serveCommand(runtime: Runtime): string[] {
-	switch (runtime) {
-		case "node":
-			return [bin("node"), "src/serve/node.ts"];
-		case "bun":
-			return [bin("bun"), "src/serve/bun.ts"];
-		case "deno": {
-			// deno.json's serve task is the one place Deno's permissions are written down.
-			const [, ...args] = denoServeTask().split(/\s+/);
-			return [bin("deno"), ...args];
-		}
-	}
-}
-
-function denoServeTask(): string {
-	const config = JSON.parse(readFileSync(`${PROJECT_ROOT}deno.json`, "utf8")) as {
-		tasks: { serve: string };
-	};
-	return config.tasks.serve;
+	const { command, args } = serverCommand(runtime, PROJECT_ROOT, "src/serve");
+	return [command, ...args];
 }
 
 export interface RunningServer {
