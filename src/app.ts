@@ -66,11 +66,24 @@ export interface AppOptions {
 	logger: Logger;
 	/** When set, prediction and model routes need `Authorization: Bearer <apiKey>`. */
 	apiKey?: string | undefined;
+	/** True once shutdown has begun: responses then ask the client to close the connection. */
+	isDraining?: () => boolean;
 }
 
-export function createApp(registry: Registry, { logger, apiKey }: AppOptions): OpenAPIHono {
+export function createApp(
+	registry: Registry,
+	{ logger, apiKey, isDraining = () => false }: AppOptions,
+): OpenAPIHono {
 	const app = new OpenAPIHono();
 	const methodsByPath = new Map<string, string[]>();
+
+	// While draining, every response closes its connection, so a keep-alive client moves to a new
+	// connection (refused once the listener is closed) instead of having its next request on the
+	// old one cut off when the process exits.
+	app.use(async (c, next) => {
+		await next();
+		if (isDraining()) c.header("Connection", "close");
+	});
 
 	// A JSON API's share of the usual secure headers; HSTS is left to the TLS terminator.
 	app.use(

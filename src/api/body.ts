@@ -45,6 +45,19 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
 	return body;
 }
 
+/**
+ * A body stream that fails mid-way was cut off by the client (it aborted, or sent less than its
+ * Content-Length): the client's fault, answered 400 (if it still listens) and not logged as ours.
+ */
+async function readComplete(request: Request, limit: number): Promise<Uint8Array> {
+	try {
+		return await readBounded(request, limit);
+	} catch (error) {
+		if (error instanceof ApiError) throw error;
+		throw new ApiError(400, "malformed_json", "request body ended before its declared length");
+	}
+}
+
 /** The request's JSON value, or the ApiError (415, 413, 400) that explains why not. */
 export async function readJson(request: Request, limit: number): Promise<unknown> {
 	const type = request.headers.get("content-type");
@@ -55,7 +68,7 @@ export async function readJson(request: Request, limit: number): Promise<unknown
 			`Content-Type must be application/json (utf-8), got ${type === null ? "none" : JSON.stringify(type)}`,
 		);
 	}
-	const bytes = await readBounded(request, limit);
+	const bytes = await readComplete(request, limit);
 	let text: string;
 	try {
 		text = utf8.decode(bytes);

@@ -42,6 +42,8 @@ export class ListenError extends Error {}
 
 /** Longest wait for in-flight requests on SIGTERM before the process exits anyway. */
 const DRAIN_TIMEOUT_MS = 4000;
+/** How long responses announce "Connection: close" before the listener stops. */
+const CLOSE_NOTICE_MS = 250;
 /** A worker that dies sooner than this after its start failed to start: give up, don't loop. */
 const WORKER_STARTUP_MS = 10_000;
 
@@ -90,8 +92,13 @@ async function serve(
 	);
 
 	let listener: Listener;
+	let stopping = false;
 	try {
-		const app = createApp(registry, { logger, apiKey: config.apiKey });
+		const app = createApp(registry, {
+			logger,
+			apiKey: config.apiKey,
+			isDraining: () => stopping,
+		});
 		listener = await runtime.listen(app, config, { reusePort: config.workers > 1 });
 	} catch (error) {
 		await registry.close();
@@ -100,7 +107,6 @@ async function serve(
 	}
 	logger.info(`listening on ${listener.url} (${runtime.name})`);
 
-	let stopping = false;
 	runtime.onShutdownRequest(async (reason) => {
 		if (stopping) return;
 		stopping = true;
@@ -109,6 +115,10 @@ async function serve(
 			logger.warn(`drain took over ${DRAIN_TIMEOUT_MS} ms; exiting`);
 			runtime.exit(0);
 		}, DRAIN_TIMEOUT_MS);
+		// First, while still listening, let each busy keep-alive connection take its next response
+		// with "Connection: close"; only then stop the listener, which drops idle connections. A
+		// request already on its way over a kept-alive connection is thus answered, not reset.
+		await new Promise((resolve) => setTimeout(resolve, CLOSE_NOTICE_MS));
 		await listener.close();
 		await registry.close();
 		clearTimeout(deadline);

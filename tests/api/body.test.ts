@@ -94,4 +94,23 @@ describe("readJson", () => {
 			expect(error.code).toBe("malformed_json");
 		}
 	});
+
+	test("a body the client cuts off is its 400, not our 500", async () => {
+		const broken = new ReadableStream<Uint8Array>({
+			start(controller) {
+				controller.enqueue(new TextEncoder().encode('{"Pclass":3'));
+				controller.error(new Error("connection aborted"));
+			},
+		});
+		const request = new Request("http://x/", {
+			method: "POST",
+			body: broken,
+			headers: { "content-type": "application/json" },
+			// @ts-expect-error duplex is required for a streamed body and missing from the DOM types
+			duplex: "half",
+		});
+		const error = await failure(request);
+		expect(error.status).toBe(400);
+		expect(error.message).toContain("ended before");
+	});
 });
