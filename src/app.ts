@@ -57,11 +57,6 @@ function serverTiming(c: Context, startedAt: number): void {
 	c.header("Server-Timing", `infer;dur=${(performance.now() - startedAt).toFixed(3)}`);
 }
 
-/**
- * The whole HTTP service, free of any runtime: each entry point in serve/ hands its fetch to a
- * listener. Routes are declared once with their schemas so the OpenAPI document cannot drift
- * from what is validated.
- */
 export interface AppOptions {
 	logger: Logger;
 	/** When set, prediction and model routes need `Authorization: Bearer <apiKey>`. */
@@ -70,6 +65,11 @@ export interface AppOptions {
 	isDraining?: () => boolean;
 }
 
+/**
+ * The whole HTTP service, free of any runtime: each entry point in serve/ hands its fetch to a
+ * listener. Routes are declared once with their schemas so the OpenAPI document cannot drift
+ * from what is validated.
+ */
 export function createApp(
 	registry: Registry,
 	{ logger, apiKey, isDraining = () => false }: AppOptions,
