@@ -3,15 +3,23 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeEnvironment, projectVersion, resolvePinning } from "./environment.ts";
 import { selectGenerator } from "./loadgen/select.ts";
-import { DEFAULT_BODY, type Options, parseOptions, USAGE, UsageError } from "./options.ts";
+import {
+	DEFAULT_BODY,
+	DEFAULTS,
+	type Options,
+	parseOptions,
+	USAGE,
+	UsageError,
+} from "./options.ts";
 import { buildPlan } from "./plan.ts";
 import { killAllGroups } from "./processes.ts";
 import { renderReport, writeReport } from "./report/render.ts";
 import { labelSources } from "./report/select.ts";
 import { terminalTable } from "./report/terminal.ts";
 import { RESULTS_SCHEMA_VERSION, type Results, writeResults } from "./results.ts";
-import { runPlan } from "./runner.ts";
+import { type RunOutput, runPlan } from "./runner.ts";
 import { denoRunFlags, serverCommand } from "./runtimes.ts";
+import { runSoak, soakFailure, soakModels } from "./soak.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -71,22 +79,54 @@ async function main(argv: readonly string[]): Promise<number> {
 	);
 	mkdirSync(join(outDir, "raw"), { recursive: true });
 	const progress = (line: string) => process.stderr.write(`${line}\n`);
-	progress(
-		`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, ${options.rounds} round(s); ${generator.info.name} ${generator.info.version}; pinned: ${pinning.pinned ? "yes" : `no (${pinning.note})`}`,
-	);
+	const pinned = `pinned: ${pinning.pinned ? "yes" : `no (${pinning.note})`}`;
+	const generatorName = `${generator.info.name} ${generator.info.version}`;
+	const workers = options.workers.join(",");
 	const environment = await describeEnvironment(ROOT, options.runtimes);
-	const output = await runPlan(buildPlan(options), {
-		root: ROOT,
-		outDir,
-		generator,
-		requests: options.requests,
-		warmup: options.warmup,
-		body,
-		readyTimeoutMs: timeout,
-		port: options.port,
-		pinning,
-		progress,
-	});
+	let output: RunOutput & { soak?: Results["soak"] };
+	if (options.soakMs !== null) {
+		const models = soakModels(generator, options.models, options.modelsGiven);
+		const concurrency = options.concurrencyGiven
+			? (options.concurrency[0] as number)
+			: DEFAULTS.soakConcurrency;
+		progress(
+			`bench: soak ${options.soakMs / 1000} s per server: ${options.runtimes.join(",")}, workers ${workers}, concurrency ${concurrency}, models ${models.join(",")}; ${generatorName}; ${pinned}`,
+		);
+		const { soak, processes } = await runSoak({
+			root: ROOT,
+			outDir,
+			generator,
+			runtimes: options.runtimes,
+			workers: options.workers,
+			models,
+			concurrency,
+			durationMs: options.soakMs,
+			markMs: options.soakMarkMs,
+			warmup: options.warmup,
+			body,
+			readyTimeoutMs: timeout,
+			port: options.port,
+			pinning,
+			progress,
+		});
+		output = { processes, cells: [], soak };
+	} else {
+		progress(
+			`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${workers}, ${options.rounds} round(s); ${generatorName}; ${pinned}`,
+		);
+		output = await runPlan(buildPlan(options), {
+			root: ROOT,
+			outDir,
+			generator,
+			requests: options.requests,
+			warmup: options.warmup,
+			body,
+			readyTimeoutMs: timeout,
+			port: options.port,
+			pinning,
+			progress,
+		});
+	}
 	const results: Results = {
 		schemaVersion: RESULTS_SCHEMA_VERSION,
 		createdAt,
@@ -105,6 +145,8 @@ async function main(argv: readonly string[]): Promise<number> {
 			loadgen: options.loadgen,
 			body: options.bodySource,
 			pin: options.pin,
+			workers: options.workersSpec,
+			...(options.soakMs === null ? {} : { soakMs: options.soakMs }),
 		},
 		...output,
 	};
@@ -113,6 +155,11 @@ async function main(argv: readonly string[]): Promise<number> {
 	writeReport(outDir, rendered);
 	process.stdout.write(`${rendered.main.map(terminalTable).join("\n\n")}\n`);
 	progress(`bench: report in ${relative(process.cwd(), join(outDir, "report.md")) || "report.md"}`);
+	const failure = output.soak ? soakFailure(output.soak) : null;
+	if (failure) {
+		progress(`bench: ${failure}`);
+		return 1;
+	}
 	return 0;
 }
 

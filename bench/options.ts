@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { RUNTIMES, type RuntimeName } from "./runtimes.ts";
 
@@ -24,6 +25,18 @@ export interface Options {
 	pin: boolean;
 	/** null means a free port per server. */
 	port: number | null;
+	/** WORKERS values, "auto" resolved to the bench machine's CPU count. */
+	workers: number[];
+	/** As given, e.g. ["1", "auto"], for results.json. */
+	workersSpec: string[];
+	/** --soak: sustained-load mode for this long (ms); null runs the normal bench. */
+	soakMs: number | null;
+	/** --soak-mark: the RSS sample the growth criterion compares against (ms). */
+	soakMarkMs: number;
+	/** Whether --models was given (soak picks its own default otherwise). */
+	modelsGiven: boolean;
+	/** Whether --concurrency was given (soak defaults to 32 otherwise). */
+	concurrencyGiven: boolean;
 	help: boolean;
 }
 
@@ -37,6 +50,9 @@ export const DEFAULTS = {
 	warmup: 200,
 	rounds: 3,
 	loadgen: "auto" as LoadgenMode,
+	workers: ["1"],
+	soakConcurrency: 32,
+	soakMarkMs: 10_000,
 };
 
 export const USAGE = `usage: bun run bench [options]
@@ -50,7 +66,11 @@ export const USAGE = `usage: bun run bench [options]
   --out DIR           output folder (default bench/results/<timestamp>/)
   --body FILE         JSON request body for /predict (default a third-class male passenger)
   --port N            fixed server port (default a free port per server)
-  --pin               server on core 0, load generator on core 1 (needs taskset, 2 cores)`;
+  --pin               server on core 0, load generator on core 1 (needs taskset, 2 cores)
+  --workers LIST      WORKERS values per server, e.g. 1,2 or 1,auto (default 1; auto = CPU count)
+  --soak DURATION     sustained load instead, e.g. 60s or 2m: per runtime, concurrency 32 (or the one
+                      --concurrency value) rotating over --models, server RSS sampled every second
+  --soak-mark D       the RSS sample the soak's growth criterion compares against (default 10s)`;
 
 export class UsageError extends Error {}
 
@@ -104,6 +124,22 @@ export function parseOptions(argv: readonly string[]): Options {
 			`--concurrency ${Math.max(...concurrency)} exceeds --requests ${requests}`,
 		);
 	}
+	const soakMs = values.soak === undefined ? null : parseDuration("soak", values.soak);
+	const soakMarkMs =
+		values["soak-mark"] === undefined
+			? DEFAULTS.soakMarkMs
+			: parseDuration("soak-mark", values["soak-mark"]);
+	if (soakMs === null && values["soak-mark"] !== undefined) {
+		throw new UsageError("--soak-mark needs --soak");
+	}
+	if (soakMs !== null && soakMarkMs >= soakMs) {
+		throw new UsageError(
+			`--soak-mark (${soakMarkMs / 1000} s) must be shorter than --soak (${soakMs / 1000} s)`,
+		);
+	}
+	if (soakMs !== null && concurrency.length > 1) {
+		throw new UsageError("--soak takes one --concurrency value");
+	}
 	return {
 		runtimes:
 			values.runtimes === undefined ? [...RUNTIMES] : list("runtime", values.runtimes, RUNTIMES),
@@ -120,8 +156,47 @@ export function parseOptions(argv: readonly string[]): Options {
 		bodySource: values.body ?? "(default)",
 		pin: values.pin ?? false,
 		port: values.port === undefined ? null : port(values.port),
+		workers: parseWorkers(values.workers ?? DEFAULTS.workers.join(",")),
+		workersSpec: (values.workers ?? DEFAULTS.workers.join(",")).split(",").map((v) => v.trim()),
+		soakMs,
+		soakMarkMs,
+		modelsGiven: values.models !== undefined,
+		concurrencyGiven: values.concurrency !== undefined,
 		help: values.help ?? false,
 	};
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "60s", "2m", "1500ms", "1h"; a bare number means seconds. */
+export function parseDuration(name: string, raw: string): number {
+	const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+	const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? "s"] as number) : Number.NaN;
+	if (!match || !Number.isFinite(ms)) {
+		throw new UsageError(`--${name} must be a duration like 60s, 2m or 500ms, got "${raw}"`);
+	}
+	if (ms < 1) throw new UsageError(`--${name} must be longer than 0, got ${raw}`);
+	return Math.round(ms);
+}
+
+/** "1,2,auto" -> [1, 2, <cores>]; a value twice (auto included) is an error. */
+export function parseWorkers(raw: string, cores = availableParallelism()): number[] {
+	const values = raw.split(",").map((v) => v.trim());
+	const out = values.map((value) => {
+		if (value === "auto") return cores;
+		if (!/^\d+$/.test(value)) {
+			throw new UsageError(`--workers takes whole numbers 1-64 or "auto", got "${value}"`);
+		}
+		const n = Number(value);
+		if (n < 1 || n > 64) throw new UsageError(`--workers values must be 1-64, got ${value}`);
+		return n;
+	});
+	if (new Set(out).size !== out.length) {
+		throw new UsageError(
+			`--workers lists a value twice: ${raw}${raw.includes("auto") ? ` (auto = ${cores})` : ""}`,
+		);
+	}
+	return out;
 }
 
 function port(raw: string): number {
@@ -146,6 +221,9 @@ function parseRaw(argv: readonly string[]) {
 			out: { type: "string" },
 			body: { type: "string" },
 			port: { type: "string" },
+			workers: { type: "string" },
+			soak: { type: "string" },
+			"soak-mark": { type: "string" },
 			pin: { type: "boolean" },
 			help: { type: "boolean", short: "h" },
 		},

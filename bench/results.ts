@@ -35,6 +35,8 @@ export const CellSchema = z.object({
 	/** A model id, or "floor" for GET /health. */
 	model: z.string().min(1),
 	concurrency: z.number().int().positive(),
+	/** WORKERS the server ran with; absent (files written before workers existed) means 1. */
+	workers: z.number().int().positive().optional(),
 	round: z.number().int().positive(),
 	requests: Count,
 	warmup: Count,
@@ -56,8 +58,13 @@ export type Cell = z.infer<typeof CellSchema>;
 export const ProcessSchema = z.object({
 	runtime: z.enum(RUNTIMES),
 	round: z.number().int().positive(),
+	/** WORKERS the server ran with; absent means 1. */
+	workers: z.number().int().positive().optional(),
+	/** Processes summed into peakRssKiB and cpuMs (Node/Bun: supervisor + workers; Deno: 1). */
+	processCount: Count.nullable().optional(),
 	port: z.number().int().positive(),
 	spawnToReadyMs: Ms,
+	/** VmHWM summed over the server's processes (the supervisor and its children). */
 	peakRssKiB: Count.nullable(),
 	cpuMs: MaybeMs,
 	exitCode: z.number().int().nullable(),
@@ -67,6 +74,50 @@ export const ProcessSchema = z.object({
 	stopMs: Ms,
 });
 export type ProcessRecord = z.infer<typeof ProcessSchema>;
+
+export const SoakRunSchema = z.object({
+	runtime: z.enum(RUNTIMES),
+	workers: z.number().int().positive(),
+	port: z.number().int().positive(),
+	generator: GeneratorSchema,
+	/** Responses, errors (requests without a response), status codes, req/s, p50/p99. */
+	stats: z.object({
+		requests: Count,
+		errors: Count,
+		statusCodes: z.record(z.string().regex(/^\d+$/), Count),
+		rps: z.number().nonnegative(),
+		p50Ms: MaybeMs,
+		p99Ms: MaybeMs,
+		wallMs: Ms,
+	}),
+	/** VmRSS summed over the server's processes, once a second from the start of the load. */
+	rss: z.array(z.object({ tMs: Ms, kib: Count })),
+	rssAtMarkKiB: Count.nullable(),
+	rssEndKiB: Count.nullable(),
+	peakRssKiB: Count.nullable(),
+	/** Largest sample at or after the mark. */
+	peakAfterMarkKiB: Count.nullable(),
+	/** peakAfterMark / rssAtMark; null without both. */
+	growth: z.number().nonnegative().nullable(),
+	/** growth <= 1 + tolerance, and no errors, and every response 2xx. */
+	pass: z.boolean(),
+	exitCode: z.number().int().nullable(),
+	killed: z.boolean(),
+	rawFile: z.string().nullable(),
+});
+export type SoakRun = z.infer<typeof SoakRunSchema>;
+
+export const SoakSchema = z.object({
+	durationMs: z.number().int().positive(),
+	markMs: z.number().int().positive(),
+	concurrency: z.number().int().positive(),
+	/** Models the requests rotated over, request by request (one with oha). */
+	models: z.array(z.string().min(1)).min(1),
+	/** Allowed growth of the peak after the mark over the mark's sample, e.g. 0.1. */
+	tolerance: z.number().nonnegative(),
+	runs: z.array(SoakRunSchema),
+});
+export type Soak = z.infer<typeof SoakSchema>;
 
 export const ResultsSchema = z.object({
 	schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
@@ -94,13 +145,22 @@ export const ResultsSchema = z.object({
 		loadgen: z.enum(["auto", "oha", "builtin"]),
 		body: z.string(),
 		pin: z.boolean(),
+		/** --workers as given, e.g. ["1", "auto"]; absent means ["1"]. */
+		workers: z.array(z.string().min(1)).min(1).optional(),
+		/** --soak in ms, when the run was a soak. */
+		soakMs: z.number().int().positive().optional(),
 	}),
 	processes: z.array(ProcessSchema),
 	cells: z.array(CellSchema),
+	/** Present for a --soak run (whose cells are then empty). */
+	soak: SoakSchema.optional(),
 });
 export type Results = z.infer<typeof ResultsSchema>;
 
 export class ResultsError extends Error {}
+
+/** WORKERS of a cell or process; files from before --workers have none, which means 1. */
+export const workersOf = (x: { workers?: number | undefined }): number => x.workers ?? 1;
 
 export function parseResults(text: string, source = "results.json"): Results {
 	let json: unknown;

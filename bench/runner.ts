@@ -26,6 +26,9 @@ export interface RunOutput {
 	cells: Cell[];
 }
 
+/** " x2" for two workers, "" for one. */
+export const workersTag = (workers: number): string => (workers === 1 ? "" : ` x${workers}`);
+
 export const RAW_CSV_HEADER = "start_us,duration_us,status,infer_ms";
 
 export function rawCsv(samples: readonly Sample[]): string {
@@ -49,10 +52,11 @@ export async function runPlan(
 			port,
 			readyTimeoutMs: settings.readyTimeoutMs,
 			cpuList: settings.pinning.server,
+			workers: serverPlan.workers,
 		});
 		const spawnToReadyMs = performance.now() - server.spawnedAt;
 		settings.progress(
-			`[round ${serverPlan.round}/${rounds}] ${server.runtime} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`,
+			`[round ${serverPlan.round}/${rounds}] ${server.runtime}${workersTag(serverPlan.workers)} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`,
 		);
 		try {
 			for (const cellPlan of serverPlan.cells) {
@@ -68,6 +72,8 @@ export async function runPlan(
 		output.processes.push({
 			runtime: server.runtime,
 			round: serverPlan.round,
+			workers: serverPlan.workers,
+			processCount: stop.processes,
 			port,
 			spawnToReadyMs,
 			peakRssKiB: stop.peakRssKiB,
@@ -79,7 +85,7 @@ export async function runPlan(
 		});
 		if (stop.killed || stop.code !== 0) {
 			settings.progress(
-				`warning: ${server.runtime} did not shut down cleanly (${stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`})`,
+				`warning: ${server.runtime}${workersTag(serverPlan.workers)} did not shut down cleanly (${stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`})`,
 			);
 		}
 	}
@@ -111,12 +117,15 @@ async function measureCell(
 		);
 	}
 	const stats = computeStats(result.samples, result.errors, result.wallUs);
-	const rawFile = `raw/${server.runtime}-${plan.model}-c${plan.concurrency}-r${round}.csv`;
+	// Named as before for one worker, so old and new folders line up.
+	const w = server.workers === 1 ? "" : `-w${server.workers}`;
+	const rawFile = `raw/${server.runtime}${w}-${plan.model}-c${plan.concurrency}-r${round}.csv`;
 	writeFileSync(join(settings.outDir, rawFile), rawCsv(result.samples));
 	return {
 		runtime: server.runtime,
 		model: plan.model,
 		concurrency: plan.concurrency,
+		workers: server.workers,
 		round,
 		requests: settings.requests,
 		warmup: settings.warmup,
@@ -151,5 +160,6 @@ function progressLine(cell: Cell, rounds: number): string {
 		.filter(([code]) => !code.startsWith("2"))
 		.map(([code, n]) => `  ${n}x${code}`)
 		.join("");
-	return `[round ${cell.round}/${rounds}] ${cell.runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${non2xx}`;
+	const runtime = `${cell.runtime}${workersTag(cell.workers ?? 1)}`;
+	return `[round ${cell.round}/${rounds}] ${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${non2xx}`;
 }

@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { cpuTimeMs, peakRssKiB } from "./proc-stats.ts";
+import { type TreeMemory, treeCpuMs, treeMemory } from "./proc-stats.ts";
 import { exited, isAlive, runCollect, signalGroup, spawnGroup } from "./processes.ts";
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
@@ -80,6 +80,18 @@ export interface StartOptions {
 	/** taskset core list for the server, when pinning. */
 	cpuList?: string;
 	env?: NodeJS.ProcessEnv;
+	/** WORKERS for the server (default 1); above 1 needs a fixed port, which `port` always is. */
+	workers?: number;
+}
+
+/** `worker 2: info: ready: ...`: a worker copy finished loading and warming its models. */
+const WORKER_READY = /^worker (\d+): info: ready: /;
+
+/** LOG_LEVEL for a server: warn by default; at least info with workers, to see their ready lines. */
+export function serverLogLevel(workers: number, env: NodeJS.ProcessEnv = process.env): string {
+	const given = env.LOG_LEVEL ?? "warn";
+	if (workers <= 1) return given;
+	return given === "debug" ? "debug" : "info";
 }
 
 export interface StopResult {
@@ -88,18 +100,29 @@ export interface StopResult {
 	/** True when SIGTERM did not end it and SIGKILL had to. */
 	killed: boolean;
 	stopMs: number;
+	/** VmHWM summed over the server's processes (see RunningServer.peakRssKiB). */
 	peakRssKiB: number | null;
 	cpuMs: number | null;
+	/** Processes the server ran as when last sampled (supervisor plus workers on Node/Bun). */
+	processes: number | null;
 }
+
+/** How often a running server's memory is sampled (children's VmHWM is lost once they exit). */
+const SAMPLE_MS = 1000;
 
 export class RunningServer {
 	private readonly tail: string[] = [];
+	private readonly readyWorkers = new Set<number>();
+	private peakHwm: number | null = null;
+	private lastProcesses: number | null = null;
+	private sampler: ReturnType<typeof setInterval> | undefined;
 
 	readonly runtime: RuntimeName;
 	readonly child: ChildProcess;
 	readonly pid: number;
 	readonly port: number;
 	readonly spawnedAt: number;
+	readonly workers: number;
 
 	constructor(
 		runtime: RuntimeName,
@@ -107,20 +130,52 @@ export class RunningServer {
 		pid: number,
 		port: number,
 		spawnedAt: number,
+		workers = 1,
 	) {
 		this.runtime = runtime;
 		this.child = child;
 		this.pid = pid;
 		this.port = port;
 		this.spawnedAt = spawnedAt;
-		const keep = (chunk: Buffer) => {
-			for (const line of chunk.toString("utf8").split("\n")) {
-				if (line.trim()) this.tail.push(line.trim());
-			}
-			this.tail.splice(0, Math.max(0, this.tail.length - 20));
+		this.workers = workers;
+		const lines = () => {
+			let partial = "";
+			return (chunk: Buffer) => {
+				const parts = (partial + chunk.toString("utf8")).split("\n");
+				partial = parts.pop() ?? "";
+				for (const raw of parts) {
+					const line = raw.trim();
+					if (!line) continue;
+					this.tail.push(line);
+					const ready = WORKER_READY.exec(line);
+					if (ready) this.readyWorkers.add(Number(ready[1]));
+				}
+				this.tail.splice(0, Math.max(0, this.tail.length - 20));
+			};
 		};
-		child.stdout?.on("data", keep);
-		child.stderr?.on("data", keep);
+		child.stdout?.on("data", lines());
+		child.stderr?.on("data", lines());
+		this.sampler = setInterval(() => this.sample(), SAMPLE_MS);
+		this.sampler.unref?.();
+	}
+
+	/** Distinct worker numbers that have logged `ready` (stays 0 with WORKERS=1). */
+	get workersReady(): number {
+		return this.readyWorkers.size;
+	}
+
+	/** One reading of the whole server's memory; also folds it into the peak. */
+	sample(): TreeMemory | null {
+		const memory = treeMemory(this.pid);
+		if (memory) {
+			this.peakHwm = Math.max(this.peakHwm ?? 0, memory.hwmKiB);
+			this.lastProcesses = memory.processes;
+		}
+		return memory;
+	}
+
+	stopSampling(): void {
+		clearInterval(this.sampler);
 	}
 
 	get baseUrl(): string {
@@ -131,18 +186,26 @@ export class RunningServer {
 		return this.tail.at(-1) ?? "(no output)";
 	}
 
+	/**
+	 * VmHWM summed over the server's processes, the largest such sum seen by the 1 s sampler or now:
+	 * Node and Bun workers are child processes of the supervisor, Deno's are threads of one process.
+	 */
 	peakRssKiB(): number | null {
-		return peakRssKiB(this.pid);
+		this.sample();
+		return this.peakHwm;
 	}
 
+	/** utime+stime over the server's processes (reaped children included), ms. */
 	cpuMs(): number | null {
-		return cpuTimeMs(this.pid);
+		return treeCpuMs(this.pid);
 	}
 
 	/** SIGTERM, wait, SIGKILL the group as a fallback; readings are taken just before the signal. */
 	async stop(graceMs = 10_000): Promise<StopResult> {
+		clearInterval(this.sampler);
 		const peak = this.peakRssKiB();
 		const cpu = this.cpuMs();
+		const processes = this.lastProcesses;
 		const begin = performance.now();
 		const done = exited(this.child);
 		try {
@@ -165,7 +228,14 @@ export class RunningServer {
 		}
 		// Sweep anything the server forked that outlived it.
 		signalGroup(this.pid, "SIGKILL");
-		return { ...result, killed, stopMs: performance.now() - begin, peakRssKiB: peak, cpuMs: cpu };
+		return {
+			...result,
+			killed,
+			stopMs: performance.now() - begin,
+			peakRssKiB: peak,
+			cpuMs: cpu,
+			processes,
+		};
 	}
 }
 
@@ -178,12 +248,14 @@ export async function startServer(
 	const [cmd, argv] = options.cpuList
 		? ["taskset", ["-c", options.cpuList, command, ...args]]
 		: [command, args];
+	const workers = options.workers ?? 1;
 	const env: NodeJS.ProcessEnv = {
 		...process.env,
-		LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+		LOG_LEVEL: serverLogLevel(workers),
 		...options.env,
 		PORT: String(options.port),
 		HOST: "127.0.0.1",
+		WORKERS: String(workers),
 	};
 	const spawnedAt = performance.now();
 	const child = spawnGroup(cmd, argv, {
@@ -195,11 +267,12 @@ export async function startServer(
 	if (child.pid === undefined) {
 		throw new ServerError(`${runtime}: cannot start ${cmd}: ${(await spawnError).message}`);
 	}
-	const server = new RunningServer(runtime, child, child.pid, options.port, spawnedAt);
+	const server = new RunningServer(runtime, child, child.pid, options.port, spawnedAt, workers);
 	try {
 		await waitReady(server, options.readyTimeoutMs, spawnError);
 		return server;
 	} catch (error) {
+		server.stopSampling();
 		signalGroup(server.pid, "SIGKILL");
 		await exited(child);
 		throw error;
@@ -231,7 +304,15 @@ async function waitReady(
 			);
 		}
 		if (performance.now() > deadline) {
-			throw new ServerError(`${name} server was not ready within ${timeoutMs} ms`);
+			const workers =
+				server.workers > 1 ? ` (${server.workersReady} of ${server.workers} workers ready)` : "";
+			throw new ServerError(`${name} server was not ready within ${timeoutMs} ms${workers}`);
+		}
+		// With workers, /ready answers from whichever worker the kernel picks: wait for every
+		// worker's own ready line first (they log it after loading and warming their models).
+		if (server.workers > 1 && server.workersReady < server.workers) {
+			await new Promise((resolve) => setTimeout(resolve, 25));
+			continue;
 		}
 		try {
 			const response = await fetch(`${server.baseUrl}/ready`, {

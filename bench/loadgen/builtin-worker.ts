@@ -21,6 +21,13 @@ export interface WorkerConfig {
 	/** Unmeasured requests sent first on the same connections. */
 	warmup: number;
 	timeoutMs: number;
+	/**
+	 * Duration mode: the measured phase issues requests until this many ms have passed (then lets
+	 * the ones in flight finish) instead of counting `requests`.
+	 */
+	durationMs?: number;
+	/** Requests rotate over these, one after another across all connections (same host:port as url). */
+	targets?: { method: string; url: string; body: string }[];
 }
 
 export interface WorkerOutput {
@@ -110,6 +117,10 @@ export function requestBytes(config: WorkerConfig): Buffer {
 interface Phase {
 	/** Requests left to send in this phase: the one counter every connection shares. */
 	remaining: number;
+	/** Duration mode: no request starts at or after this hrtime. */
+	deadline: bigint | null;
+	/** Requests started so far, which picks the next target when they rotate. */
+	issued: number;
 	record: boolean;
 	t0: bigint;
 	samples: number[];
@@ -133,13 +144,13 @@ class Lane {
 	private phase: Phase | null = null;
 	private readonly host: string;
 	private readonly port: number;
-	private readonly request: Buffer;
+	private readonly requests: readonly Buffer[];
 	private readonly timeoutMs: number;
 
-	constructor(host: string, port: number, request: Buffer, timeoutMs: number) {
+	constructor(host: string, port: number, requests: readonly Buffer[], timeoutMs: number) {
 		this.host = host;
 		this.port = port;
-		this.request = request;
+		this.requests = requests;
 		this.timeoutMs = timeoutMs;
 	}
 
@@ -211,30 +222,40 @@ class Lane {
 
 	private next(): void {
 		const phase = this.phase as Phase;
-		if (phase.remaining <= 0) {
+		const now = process.hrtime.bigint();
+		if (phase.remaining <= 0 || (phase.deadline !== null && now >= phase.deadline)) {
 			phase.idleLanes++;
 			phase.done();
 			return;
 		}
 		phase.remaining--;
+		const request = this.requests[phase.issued++ % this.requests.length] as Buffer;
 		this.inFlight = true;
 		// As with oha, a request's time includes opening its connection when it needs one.
-		this.start = process.hrtime.bigint();
+		this.start = now;
 		this.socket ??= this.open();
 		this.timer = setTimeout(
 			() => this.fail(`timed out after ${this.timeoutMs} ms`),
 			this.timeoutMs,
 		);
-		this.socket.write(this.request);
+		this.socket.write(request);
 	}
 }
 
-function runPhase(lanes: readonly Lane[], requests: number, record: boolean): Promise<Phase> {
+function runPhase(
+	lanes: readonly Lane[],
+	requests: number,
+	record: boolean,
+	durationMs: number | null = null,
+): Promise<Phase> {
 	return new Promise((resolve) => {
+		const t0 = process.hrtime.bigint();
 		const phase: Phase = {
-			remaining: requests,
+			remaining: durationMs === null ? requests : Number.POSITIVE_INFINITY,
+			deadline: durationMs === null ? null : t0 + BigInt(Math.round(durationMs * 1e6)),
+			issued: 0,
 			record,
-			t0: process.hrtime.bigint(),
+			t0,
 			samples: [],
 			errors: 0,
 			errorMessages: new Set(),
@@ -256,17 +277,24 @@ function runPhase(lanes: readonly Lane[], requests: number, record: boolean): Pr
  */
 export async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 	const url = new URL(config.url);
-	const request = requestBytes(config);
-	const connections = Math.max(1, Math.min(config.concurrency, config.requests));
+	const requests =
+		config.targets && config.targets.length > 0
+			? config.targets.map((t) => requestBytes({ ...config, ...t }))
+			: [requestBytes(config)];
+	const duration = config.durationMs ?? null;
+	const connections = Math.max(
+		1,
+		duration === null ? Math.min(config.concurrency, config.requests) : config.concurrency,
+	);
 	const lanes = Array.from(
 		{ length: connections },
-		() => new Lane(url.hostname, Number(url.port || 80), request, config.timeoutMs),
+		() => new Lane(url.hostname, Number(url.port || 80), requests, config.timeoutMs),
 	);
 	try {
 		if (config.warmup > 0) await runPhase(lanes, config.warmup, false);
-		const measured = await runPhase(lanes, config.requests, true);
+		const measured = await runPhase(lanes, config.requests, true, duration);
 		return {
-			wallUs: config.requests === 0 ? 0 : measured.wallUs,
+			wallUs: duration === null && config.requests === 0 ? 0 : measured.wallUs,
 			errors: measured.errors,
 			errorMessages: [...measured.errorMessages].slice(0, 5),
 			samples: measured.samples,

@@ -17,6 +17,7 @@ export class BuiltinError extends Error {}
 export class BuiltinGenerator implements LoadGenerator {
 	readonly nodeBin: string;
 	readonly info: GeneratorInfo;
+	readonly rotates = true;
 
 	constructor(nodeBin: string, info: GeneratorInfo) {
 		this.nodeBin = nodeBin;
@@ -45,6 +46,8 @@ export class BuiltinGenerator implements LoadGenerator {
 			concurrency: request.concurrency,
 			warmup: request.warmup ?? 0,
 			timeoutMs: REQUEST_TIMEOUT_MS,
+			...(request.durationMs === undefined ? {} : { durationMs: request.durationMs }),
+			...(request.targets === undefined ? {} : { targets: request.targets }),
 		};
 		const args = ["--no-warnings", WORKER, JSON.stringify(config)];
 		const [command, argv] = request.cpuList

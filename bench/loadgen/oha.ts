@@ -1,6 +1,13 @@
 import { findOnPath, runCollect } from "../processes.ts";
 import { wallUsOf } from "../stats.ts";
-import type { GeneratorInfo, LoadGenerator, LoadRequest, LoadResult, Sample } from "./types.ts";
+import type {
+	GeneratorInfo,
+	LoadGenerator,
+	LoadRequest,
+	LoadResult,
+	LoadSummary,
+	Sample,
+} from "./types.ts";
 
 /** `--output-format csv` appeared in oha 1.9.0 (the old `-j` flag went away then). */
 export const OHA_MIN_VERSION: readonly [number, number, number] = [1, 9, 0];
@@ -35,8 +42,30 @@ export function versionAtLeast(
 	return true;
 }
 
+/** 60000 -> "60s", 1500 -> "1500ms" (oha reads humantime durations). */
+export function ohaDuration(ms: number): string {
+	return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
+}
+
+/**
+ * Count mode: `-n N`, CSV rows per response. Duration mode (`durationMs`): `-z 60s`, waiting for
+ * the requests in flight at the deadline (else oha cancels them and counts them as errors), with
+ * JSON output: oha's CSV has no rows for failed requests, and in duration mode nothing else would
+ * say how many there were; the JSON's errorDistribution does.
+ */
 export function ohaArgs(request: LoadRequest): string[] {
-	const args = ["-n", String(request.requests), "-c", String(request.concurrency), "--no-tui"];
+	const duration = request.durationMs;
+	const args =
+		duration === undefined
+			? ["-n", String(request.requests), "-c", String(request.concurrency), "--no-tui"]
+			: [
+					"-z",
+					ohaDuration(duration),
+					"-c",
+					String(request.concurrency),
+					"--no-tui",
+					"--wait-ongoing-requests-after-deadline",
+				];
 	if (request.method === "POST") {
 		args.push(
 			"-m",
@@ -47,8 +76,48 @@ export function ohaArgs(request: LoadRequest): string[] {
 			request.body ?? "",
 		);
 	}
-	args.push("--output-format", "csv", request.url);
+	args.push("--output-format", duration === undefined ? "csv" : "json", request.url);
 	return args;
+}
+
+interface OhaJson {
+	summary?: { requestsPerSec?: number | null; total?: number | null };
+	latencyPercentiles?: Record<string, number | null>;
+	latencyPercentilesSuccessful?: Record<string, number | null>;
+	statusCodeDistribution?: Record<string, number>;
+	errorDistribution?: Record<string, number>;
+}
+
+/** oha's `--output-format json` (times in seconds) -> totals, errors and wall time. */
+export function parseOhaJson(text: string): {
+	summary: LoadSummary;
+	errors: number;
+	wallUs: number;
+} {
+	let json: OhaJson;
+	try {
+		json = JSON.parse(text) as OhaJson;
+	} catch {
+		throw new OhaError(`oha printed no JSON: ${JSON.stringify(text.slice(0, 80))}`);
+	}
+	if (!json.summary || !json.statusCodeDistribution) {
+		throw new OhaError("oha JSON has no summary or statusCodeDistribution");
+	}
+	const percentiles = json.latencyPercentiles ?? json.latencyPercentilesSuccessful ?? {};
+	const ms = (s: number | null | undefined) => (typeof s === "number" ? s * 1000 : null);
+	const statusCodes = json.statusCodeDistribution;
+	const responses = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+	return {
+		summary: {
+			responses,
+			statusCodes,
+			p50Ms: ms(percentiles.p50),
+			p99Ms: ms(percentiles.p99),
+			rps: json.summary.requestsPerSec ?? 0,
+		},
+		errors: Object.values(json.errorDistribution ?? {}).reduce((a, b) => a + b, 0),
+		wallUs: (json.summary.total ?? 0) * 1e6,
+	};
 }
 
 /** One row per completed response, times in seconds relative to the run's start. */
@@ -95,6 +164,8 @@ export async function probeOha(env: NodeJS.ProcessEnv = process.env): Promise<Oh
 export class OhaGenerator implements LoadGenerator {
 	readonly bin: string;
 	readonly info: GeneratorInfo;
+	/** One URL per run: oha cannot rotate over several. */
+	readonly rotates = false;
 	private readonly env: NodeJS.ProcessEnv;
 
 	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv = process.env) {
@@ -106,7 +177,19 @@ export class OhaGenerator implements LoadGenerator {
 	async run(request: LoadRequest): Promise<LoadResult> {
 		const warmup = request.warmup ?? 0;
 		if (warmup > 0) {
-			await this.once({ ...request, requests: Math.max(warmup, request.concurrency) });
+			const { durationMs: _, ...counted } = request;
+			await this.once({ ...counted, requests: Math.max(warmup, request.concurrency) });
+		}
+		if (request.durationMs !== undefined) {
+			const { summary, errors, wallUs } = parseOhaJson(await this.exec(request));
+			return {
+				samples: [],
+				errors,
+				wallUs,
+				generator: this.info,
+				readsServerTiming: false,
+				summary,
+			};
 		}
 		const samples = await this.once(request);
 		return {
@@ -119,6 +202,10 @@ export class OhaGenerator implements LoadGenerator {
 	}
 
 	private async once(request: LoadRequest): Promise<Sample[]> {
+		return parseOhaCsv(await this.exec(request));
+	}
+
+	private async exec(request: LoadRequest): Promise<string> {
 		const args = ohaArgs(request);
 		const [command, argv] = request.cpuList
 			? ["taskset", ["-c", request.cpuList, this.bin, ...args]]
@@ -128,6 +215,6 @@ export class OhaGenerator implements LoadGenerator {
 			const why = result.stderr.trim().split("\n").at(-1) ?? "";
 			throw new OhaError(`oha exited with ${result.code ?? result.signal}: ${why}`);
 		}
-		return parseOhaCsv(result.stdout);
+		return result.stdout;
 	}
 }

@@ -26,6 +26,25 @@ export interface LoadRequest {
 	warmup?: number;
 	/** Restricts the generator to these CPU cores (via taskset) when set. */
 	cpuList?: string;
+	/**
+	 * Duration mode: send requests for this long instead of `requests` of them; requests in flight
+	 * at the deadline complete and count. (oha: `-z`.)
+	 */
+	durationMs?: number;
+	/**
+	 * Rotate over these targets request by request (same server as `url`). Only generators whose
+	 * `rotates` is true honour it; the others send `url` alone.
+	 */
+	targets?: { method: "GET" | "POST"; url: string; body: string }[];
+}
+
+/** Totals a generator reports itself when it gives no per-request rows (oha's JSON output). */
+export interface LoadSummary {
+	responses: number;
+	statusCodes: Record<string, number>;
+	p50Ms: number | null;
+	p99Ms: number | null;
+	rps: number;
 }
 
 export interface LoadResult {
@@ -37,10 +56,14 @@ export interface LoadResult {
 	generator: GeneratorInfo;
 	/** Whether `inferMs` was recorded for the samples. */
 	readsServerTiming: boolean;
+	/** Set when `samples` is empty because the generator only reported totals. */
+	summary?: LoadSummary;
 }
 
 export interface LoadGenerator {
 	readonly info: GeneratorInfo;
+	/** Whether `LoadRequest.targets` is honoured (request-by-request rotation). */
+	readonly rotates: boolean;
 	run(request: LoadRequest): Promise<LoadResult>;
 }
 

@@ -24,6 +24,9 @@ export function environmentSection(sources: readonly Source[]): string {
 			.map(([name, version]) => `${name} ${version}`)
 			.join(", ");
 		const o = results.options;
+		const run = results.soak
+			? `- Run: soak of ${results.soak.durationMs / 1000} s per server at concurrency ${results.soak.concurrency} after ${o.warmup} warm-up requests, mark ${results.soak.markMs / 1000} s, body ${o.body}`
+			: `- Run: ${o.requests} requests per cell after ${o.warmup} warm-up requests, concurrency ${o.concurrency.join(", ")}, ${o.rounds} round(s), body ${o.body}`;
 		parts.push(
 			`- Date: ${results.createdAt}`,
 			`- Host: ${e.host}`,
@@ -34,7 +37,8 @@ export function environmentSection(sources: readonly Source[]): string {
 			`- Load generator: ${e.generator.name} ${e.generator.version}`,
 			`- Pinned: ${e.pinning.pinned ? "yes" : "no"} (${e.pinning.note})`,
 			`- Bench driver: ${e.benchRuntime}, project ${e.projectVersion}`,
-			`- Run: ${o.requests} requests per cell after ${o.warmup} warm-up requests, concurrency ${o.concurrency.join(", ")}, ${o.rounds} round(s), body ${o.body}`,
+			run,
+			`- Workers (WORKERS): ${(o.workers ?? ["1"]).join(", ")}`,
 			"",
 		);
 	}

@@ -1,4 +1,4 @@
-import type { Cell, Results } from "../results.ts";
+import { type Cell, type Results, workersOf } from "../results.ts";
 
 /** One results.json, labelled by the machine it came from when several are merged. */
 export interface Source {
@@ -29,7 +29,7 @@ export function labelSources(results: readonly Results[]): Source[] {
 }
 
 /**
- * For every (machine, runtime, model, concurrency), the round whose p50 is the median of the
+ * For every (machine, runtime, workers, model, concurrency), the round whose p50 is the median of the
  * rounds' p50s (the lower middle one for an even count), so a table row is one real run, not a
  * blend of several.
  */
@@ -37,7 +37,13 @@ export function medianRows(sources: readonly Source[]): Row[] {
 	const groups = new Map<string, { machine: string; cells: Cell[] }>();
 	for (const source of sources) {
 		for (const cell of source.results.cells) {
-			const key = JSON.stringify([source.label, cell.runtime, cell.model, cell.concurrency]);
+			const key = JSON.stringify([
+				source.label,
+				cell.runtime,
+				workersOf(cell),
+				cell.model,
+				cell.concurrency,
+			]);
 			const group = groups.get(key) ?? { machine: source.label, cells: [] };
 			group.cells.push(cell);
 			groups.set(key, group);
@@ -51,4 +57,9 @@ export function medianRows(sources: readonly Source[]): Row[] {
 		);
 		return { machine, cell: sorted[(sorted.length - 1) >> 1] as Cell, rounds: cells.length };
 	});
+}
+
+/** Whether the rows hold more than one workers value, so tables and charts must label it. */
+export function severalWorkers(items: readonly { workers?: number | undefined }[]): boolean {
+	return new Set(items.map(workersOf)).size > 1;
 }

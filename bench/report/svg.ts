@@ -1,5 +1,6 @@
 import { FLOOR } from "../options.ts";
-import type { Row, Source } from "./select.ts";
+import { workersOf } from "../results.ts";
+import { type Row, type Source, severalWorkers } from "./select.ts";
 
 /** Standalone SVG charts: no scripts, no external fonts or styles, so any viewer renders them. */
 
@@ -89,20 +90,27 @@ function legend(
 	});
 }
 
+/** A row's series: machine, runtime and workers. */
+const seriesKey = (r: Row) => JSON.stringify([r.machine, r.cell.runtime, workersOf(r.cell)]);
+
+/** One series per machine, runtime and workers value ("node x2" when several workers were run). */
 function seriesOf(
 	rows: readonly Row[],
 	sources: readonly Source[],
 ): { key: string; label: string }[] {
 	const merged = sources.length > 1;
+	const labelWorkers = severalWorkers(rows.map((r) => r.cell));
 	const runtimes = [...new Set(sources.flatMap((s) => s.results.options.runtimes))];
+	const workerValues = [...new Set(rows.map((r) => workersOf(r.cell)))].sort((a, b) => a - b);
 	const out: { key: string; label: string }[] = [];
 	for (const source of sources) {
 		for (const runtime of runtimes) {
-			if (!rows.some((r) => r.machine === source.label && r.cell.runtime === runtime)) continue;
-			out.push({
-				key: JSON.stringify([source.label, runtime]),
-				label: merged ? `${runtime} (${source.label})` : runtime,
-			});
+			for (const workers of workerValues) {
+				const key = JSON.stringify([source.label, runtime, workers]);
+				if (!rows.some((r) => seriesKey(r) === key)) continue;
+				const name = labelWorkers ? `${runtime} x${workers}` : runtime;
+				out.push({ key, label: merged ? `${name} (${source.label})` : name });
+			}
 		}
 	}
 	return out;
@@ -131,9 +139,7 @@ export function latencyChart(rows: readonly Row[], sources: readonly Source[]): 
 	models.forEach((model, m) => {
 		const gx = left + m * groupW + (groupW - series.length * barW) / 2;
 		series.forEach((s, i) => {
-			const row = selected.find(
-				(r) => r.cell.model === model && JSON.stringify([r.machine, r.cell.runtime]) === s.key,
-			);
+			const row = selected.find((r) => r.cell.model === model && seriesKey(r) === s.key);
 			const p50 = row?.cell.stats.p50Ms;
 			const p99 = row?.cell.stats.p99Ms;
 			if (!row || p50 === null || p50 === undefined || p99 === null || p99 === undefined) return;
@@ -186,9 +192,7 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 	series.forEach((s, i) => {
 		models.forEach((model, m) => {
 			const points = rows
-				.filter(
-					(r) => r.cell.model === model && JSON.stringify([r.machine, r.cell.runtime]) === s.key,
-				)
+				.filter((r) => r.cell.model === model && seriesKey(r) === s.key)
 				.sort((a, b) => a.cell.concurrency - b.cell.concurrency)
 				.map((r) => `${num(x(r.cell.concurrency))},${num(y(r.cell.stats.rps))}`);
 			if (points.length === 0) return;
@@ -215,4 +219,55 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 		...legend(left + plotW + 20, top + 10, legendEntries),
 	);
 	return svgDocument(width, height, "Throughput against concurrency", body);
+}
+
+/** Soak: server RSS (MiB) against seconds of load, one line per runtime (and workers, machine). */
+export function rssChart(sources: readonly Source[]): string | null {
+	const runs = sources.flatMap((source) =>
+		(source.results.soak?.runs ?? []).map((run) => ({ source, run })),
+	);
+	if (runs.length === 0 || runs.every(({ run }) => run.rss.length === 0)) return null;
+	const merged = sources.length > 1;
+	const labelWorkers = severalWorkers(runs.map(({ run }) => run));
+	const mark = sources.find((s) => s.results.soak)?.results.soak?.markMs ?? 10_000;
+	const left = 80;
+	const top = 40;
+	const plotH = 300;
+	const plotW = 520;
+	const legendW = 200;
+	const width = left + plotW + legendW;
+	const height = top + plotH + 60;
+	const maxT = Math.max(...runs.flatMap(({ run }) => run.rss.map((p) => p.tMs)), mark) / 1000;
+	const maxX = niceMax(maxT);
+	const maxY = niceMax(Math.max(...runs.flatMap(({ run }) => run.rss.map((p) => p.kib / 1024))));
+	const x = (s: number) => left + (plotW * s) / maxX;
+	const y = (mibValue: number) => top + plotH - (plotH * mibValue) / maxY;
+	const body = yAxis(left, top, plotH, plotW, maxY, "server RSS (MiB)");
+	for (let i = 0; i <= 5; i++) {
+		const t = (maxX * i) / 5;
+		body.push(
+			`<text x="${num(x(t))}" y="${top + plotH + 18}" text-anchor="middle">${escapeXml(fmtTick(t))}</text>`,
+		);
+	}
+	body.push(
+		`<line x1="${num(x(mark / 1000))}" y1="${top}" x2="${num(x(mark / 1000))}" y2="${top + plotH}" stroke="#999" stroke-dasharray="4 3"/>`,
+		`<text x="${num(x(mark / 1000) + 4)}" y="${top + 12}" fill="#666">mark</text>`,
+	);
+	const entries: { label: string; color: string; dash: string }[] = [];
+	runs.forEach(({ source, run }, i) => {
+		const color = COLORS[i % COLORS.length] as string;
+		const name = labelWorkers ? `${run.runtime} x${run.workers}` : run.runtime;
+		const label = `${merged ? `${name} (${source.label})` : name} ${run.pass ? "PASS" : "FAIL"}`;
+		const points = run.rss.map((p) => `${num(x(p.tMs / 1000))},${num(y(p.kib / 1024))}`);
+		body.push(
+			`<polyline points="${points.join(" ")}" fill="none" stroke="${color}" stroke-width="2"><title>${escapeXml(label)}</title></polyline>`,
+		);
+		entries.push({ label, color, dash: "" });
+	});
+	body.push(
+		`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`,
+		`<text x="${left + plotW / 2}" y="${top + plotH + 42}" text-anchor="middle">seconds of load (VmRSS summed over the server's processes, sampled every second)</text>`,
+		...legend(left + plotW + 20, top + 10, entries),
+	);
+	return svgDocument(width, height, "Server RSS during the soak", body);
 }

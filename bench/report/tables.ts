@@ -1,6 +1,6 @@
 import { FLOOR } from "../options.ts";
-import type { Generator } from "../results.ts";
-import type { Row, Source } from "./select.ts";
+import { type Generator, workersOf } from "../results.ts";
+import { type Row, type Source, severalWorkers } from "./select.ts";
 
 /** Tables as plain cells, rendered by markdown.ts and terminal.ts alike. */
 export interface Table {
@@ -19,7 +19,7 @@ function orderOf(sources: readonly Source[], pick: (s: Source) => readonly strin
 	return [...new Set(sources.flatMap(pick))];
 }
 
-type SortKey = "concurrency" | "runtime" | "model" | "machine";
+type SortKey = "concurrency" | "runtime" | "workers" | "model" | "machine";
 
 function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortKey[]): Row[] {
 	const machines = sources.map((s) => s.label);
@@ -31,6 +31,8 @@ function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortK
 				return r.cell.concurrency;
 			case "runtime":
 				return runtimes.indexOf(r.cell.runtime);
+			case "workers":
+				return workersOf(r.cell);
 			case "model":
 				return models.indexOf(r.cell.model);
 			case "machine":
@@ -53,6 +55,7 @@ function floorP50(rows: readonly Row[], row: Row): number | null {
 			r.cell.model === FLOOR &&
 			r.machine === row.machine &&
 			r.cell.runtime === row.cell.runtime &&
+			workersOf(r.cell) === workersOf(row.cell) &&
 			r.cell.concurrency === row.cell.concurrency,
 	);
 	return floor?.cell.stats.p50Ms ?? null;
@@ -90,11 +93,15 @@ export function latencyTable(
 	const selected = sortRows(
 		rows.filter((r) => r.cell.concurrency === lowest),
 		sources,
-		by === "model" ? ["model", "runtime", "machine"] : ["runtime", "model", "machine"],
+		by === "model"
+			? ["model", "runtime", "workers", "machine"]
+			: ["runtime", "workers", "model", "machine"],
 	);
 	const merged = sources.length > 1;
+	const workers = severalWorkers(rows.map((r) => r.cell));
 	const { notes, mixed, failing } = commonNotes(selected);
-	const first = by === "runtime" ? ["runtime", "model"] : ["model", "runtime"];
+	const runtimeCols = workers ? ["runtime", "workers"] : ["runtime"];
+	const first = by === "runtime" ? [...runtimeCols, "model"] : ["model", ...runtimeCols];
 	const headers = [
 		...(merged ? ["machine"] : []),
 		...first,
@@ -115,7 +122,8 @@ export function latencyTable(
 		const { cell } = row;
 		const s = cell.stats;
 		const floor = cell.model === FLOOR ? null : floorP50(rows, row);
-		const names = by === "runtime" ? [cell.runtime, cell.model] : [cell.model, cell.runtime];
+		const rt = workers ? [cell.runtime, String(workersOf(cell))] : [cell.runtime];
+		const names = by === "runtime" ? [...rt, cell.model] : [cell.model, ...rt];
 		return [
 			...(merged ? [row.machine] : []),
 			...names,
@@ -139,17 +147,29 @@ export function latencyTable(
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }
 
-/** Only when more than one concurrency was run. */
+/** Only when more than one concurrency or more than one workers value was run. */
 export function concurrencyTable(rows: readonly Row[], sources: readonly Source[]): Table | null {
-	if (new Set(rows.map((r) => r.cell.concurrency)).size < 2) return null;
+	const workers = severalWorkers(rows.map((r) => r.cell));
+	if (new Set(rows.map((r) => r.cell.concurrency)).size < 2 && !workers) return null;
 	const merged = sources.length > 1;
-	const sorted = sortRows(rows, sources, ["runtime", "model", "machine", "concurrency"]);
+	const sorted = sortRows(rows, sources, ["runtime", "model", "machine", "workers", "concurrency"]);
 	const { notes, mixed, failing } = commonNotes(sorted);
+	if (workers) {
+		notes.push(
+			'"workers" is WORKERS: on Node and Bun that many server processes under a supervisor, on Deno that many worker threads in one process, all sharing the port (SO_REUSEPORT).',
+		);
+	}
+	if (sources.some((s) => s.results.environment.pinning.pinned) && workers) {
+		notes.push(
+			"Pinned runs put the server on one core: its workers share that core, so they cannot scale there.",
+		);
+	}
 	return {
-		title: "Concurrency sweep",
+		title: workers ? "Concurrency and workers sweep" : "Concurrency sweep",
 		headers: [
 			...(merged ? ["machine"] : []),
 			"runtime",
+			...(workers ? ["workers"] : []),
 			"model",
 			"concurrency",
 			"p50 ms",
@@ -161,6 +181,7 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 		rows: sorted.map((row) => [
 			...(merged ? [row.machine] : []),
 			row.cell.runtime,
+			...(workers ? [String(workersOf(row.cell))] : []),
 			row.cell.model,
 			String(row.cell.concurrency),
 			fmtMs(row.cell.stats.p50Ms),
@@ -183,11 +204,17 @@ const median = (values: number[]): number | null => {
 export function startupTable(sources: readonly Source[]): Table {
 	const merged = sources.length > 1;
 	const runtimes = orderOf(sources, (s) => s.results.options.runtimes);
+	const allProcs = sources.flatMap((s) => s.results.processes);
+	const workers = severalWorkers(allProcs);
+	const workerValues = [...new Set(allProcs.map(workersOf))].sort((a, b) => a - b);
+	const showProcs = allProcs.some((p) => (p.processCount ?? 1) > 1);
 	const rows: string[][] = [];
 	let unclean = 0;
 	for (const source of sources) {
-		for (const runtime of runtimes) {
-			const procs = source.results.processes.filter((p) => p.runtime === runtime);
+		for (const [runtime, w] of runtimes.flatMap((r) => workerValues.map((v) => [r, v] as const))) {
+			const procs = source.results.processes.filter(
+				(p) => p.runtime === runtime && workersOf(p) === w,
+			);
 			if (procs.length === 0) continue;
 			const pick = (f: (p: (typeof procs)[number]) => number | null) =>
 				median(procs.flatMap((p) => (f(p) === null ? [] : [f(p) as number])));
@@ -195,10 +222,13 @@ export function startupTable(sources: readonly Source[]): Table {
 			const cpu = pick((p) => p.cpuMs);
 			const clean = procs.filter((p) => p.exitCode === 0 && !p.killed).length;
 			unclean += procs.length - clean;
+			const counted = pick((p) => p.processCount ?? null);
 			rows.push([
 				...(merged ? [source.label] : []),
 				runtime,
+				...(workers ? [String(w)] : []),
 				String(procs.length),
+				...(showProcs ? [counted === null ? "-" : String(counted)] : []),
 				fmtMs(
 					pick((p) => p.spawnToReadyMs),
 					0,
@@ -214,7 +244,7 @@ export function startupTable(sources: readonly Source[]): Table {
 		}
 	}
 	const notes = [
-		"Medians over the server processes (one per runtime per round). Peak RSS is VmHWM and CPU is utime+stime of the server process, read just before SIGTERM (Linux /proc; '-' elsewhere).",
+		"Medians over the servers (one per runtime per round). Peak RSS is VmHWM and CPU is utime+stime (plus reaped children's), summed over the server's processes: with WORKERS > 1 on Node and Bun, the supervisor and its worker processes (\"procs\"); Deno's workers are threads of its one process. RSS is sampled every second and just before SIGTERM (Linux /proc; '-' elsewhere); the sum of per-process peaks is an upper bound of the tree's simultaneous peak.",
 	];
 	if (unclean > 0) notes.push(`${unclean} server process(es) did not exit 0 on SIGTERM.`);
 	return {
@@ -222,12 +252,83 @@ export function startupTable(sources: readonly Source[]): Table {
 		headers: [
 			...(merged ? ["machine"] : []),
 			"runtime",
-			"processes",
+			...(workers ? ["workers"] : []),
+			"servers",
+			...(showProcs ? ["procs"] : []),
 			"spawn to ready ms",
 			"peak RSS MiB",
 			"CPU ms",
 			"stop ms",
 			"clean exit",
+		],
+		rows,
+		notes,
+	};
+}
+
+const mib = (kib: number | null) => (kib === null ? "-" : (kib / 1024).toFixed(1));
+
+/** The --soak runs: one row per runtime (and workers value, and machine). */
+export function soakTable(sources: readonly Source[]): Table | null {
+	const soaks = sources.flatMap((s) =>
+		s.results.soak ? [{ source: s, soak: s.results.soak }] : [],
+	);
+	if (soaks.length === 0) return null;
+	const merged = sources.length > 1;
+	const workers = severalWorkers(soaks.flatMap(({ soak }) => soak.runs));
+	const rows: string[][] = [];
+	for (const { source, soak } of soaks) {
+		for (const run of soak.runs) {
+			const s = run.stats;
+			const codes = Object.entries(s.statusCodes)
+				.map(([code, n]) => `${code}:${n}`)
+				.join(" ");
+			rows.push([
+				...(merged ? [source.label] : []),
+				run.runtime,
+				...(workers ? [String(run.workers)] : []),
+				String(s.requests),
+				String(s.errors),
+				codes || "-",
+				s.rps.toFixed(0),
+				fmtMs(s.p50Ms),
+				fmtMs(s.p99Ms),
+				mib(run.rssAtMarkKiB),
+				mib(run.rssEndKiB),
+				mib(run.peakRssKiB),
+				mib(run.peakAfterMarkKiB),
+				run.growth === null ? "-" : run.growth.toFixed(3),
+				run.pass ? "PASS" : "FAIL",
+			]);
+		}
+	}
+	const first = soaks[0]?.soak;
+	const mark = `${(first?.markMs ?? 10_000) / 1000} s`;
+	const notes = soaks.map(
+		({ source, soak }) =>
+			`${merged ? `${source.label}: ` : ""}${soak.durationMs / 1000} s of load per server at concurrency ${soak.concurrency}, requests rotating over ${soak.models.join(", ")}${soak.models.length > 1 ? " (request by request)" : ""}; ${soak.runs[0]?.generator.name ?? "?"} generator.`,
+	);
+	notes.push(
+		`RSS is VmRSS summed over the server's processes (Node/Bun: supervisor and workers; Deno: one process), sampled every second from the start of the load. "RSS @mark" is the first sample at or after ${mark}; "growth" is the peak of the samples from the mark on over it. PASS: growth <= ${(1 + (first?.tolerance ?? 0.1)).toFixed(2)} (the issue's "peak RSS after 60 s within 10% of RSS after 10 s"), no errors, every response 2xx.`,
+	);
+	return {
+		title: "Soak",
+		headers: [
+			...(merged ? ["machine"] : []),
+			"runtime",
+			...(workers ? ["workers"] : []),
+			"requests",
+			"errors",
+			"status codes",
+			"req/s",
+			"p50 ms",
+			"p99 ms",
+			`RSS @${mark.replace(" ", "")} MiB`,
+			"RSS end MiB",
+			"peak RSS MiB",
+			"peak after mark MiB",
+			"growth",
+			"verdict",
 		],
 		rows,
 		notes,
