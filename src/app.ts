@@ -1,10 +1,10 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { secureHeaders } from "hono/secure-headers";
 import { requireBearer } from "./api/auth.ts";
 import { BODY_LIMITS, readJson } from "./api/body.ts";
 import { ApiError, issuesOf } from "./api/errors.ts";
+import { createResponder, SECURITY_HEADERS } from "./api/respond.ts";
 import {
 	BatchPrediction,
 	BatchRequest,
@@ -53,8 +53,9 @@ function modelFrom(c: Context, registry: Registry): LoadedModel {
 	return model;
 }
 
-function serverTiming(c: Context, startedAt: number): void {
-	c.header("Server-Timing", `infer;dur=${(performance.now() - startedAt).toFixed(3)}`);
+/** The model call's own time, so clients and the bench can tell it from HTTP time. */
+function serverTiming(startedAt: number): Record<string, string> {
+	return { "server-timing": `infer;dur=${(performance.now() - startedAt).toFixed(3)}` };
 }
 
 export interface AppOptions {
@@ -77,26 +78,8 @@ export function createApp(
 	const app = new OpenAPIHono();
 	const methodsByPath = new Map<string, string[]>();
 
-	// While draining, every response closes its connection, so a keep-alive client moves to a new
-	// connection (refused once the listener is closed) instead of having its next request on the
-	// old one cut off when the process exits.
-	app.use(async (c, next) => {
-		await next();
-		if (isDraining()) c.header("Connection", "close");
-	});
+	const respond = createResponder(isDraining);
 
-	// A JSON API's share of the usual secure headers; HSTS is left to the TLS terminator.
-	app.use(
-		secureHeaders({
-			xFrameOptions: "DENY",
-			strictTransportSecurity: false,
-			xDnsPrefetchControl: false,
-			xDownloadOptions: false,
-			xPermittedCrossDomainPolicies: false,
-			xXssProtection: false,
-			originAgentCluster: false,
-		}),
-	);
 	if (apiKey) {
 		const auth = requireBearer(apiKey);
 		for (const path of ["/predict/*", "/models", "/models/*"]) app.use(path, auth);
@@ -118,7 +101,7 @@ export function createApp(
 			summary: "Liveness: the process answers",
 			responses: { 200: json(Health, "Alive") },
 		}),
-		(c) => c.json({ status: "ok" as const }),
+		() => respond({ status: "ok" }),
 	);
 
 	mount(
@@ -128,8 +111,7 @@ export function createApp(
 			summary: "Readiness: every model is loaded and warmed",
 			responses: { 200: json(Readiness, "Ready"), 503: json(Readiness, "Still warming up") },
 		}),
-		(c) =>
-			registry.ready ? c.json({ status: "ready" as const }) : c.json({ status: "starting" }, 503),
+		() => (registry.ready ? respond({ status: "ready" }) : respond({ status: "starting" }, 503)),
 	);
 
 	mount(
@@ -139,7 +121,7 @@ export function createApp(
 			summary: "Every model variant with its metadata",
 			responses: { 200: json(ModelList, "The models") },
 		}),
-		(c) => c.json({ models: registry.list().map((m) => m.info) }),
+		() => respond({ models: registry.list().map((m) => m.info) }),
 	);
 
 	mount(
@@ -150,7 +132,7 @@ export function createApp(
 			request: { params: ModelParam },
 			responses: { 200: json(ModelInfo, "The model"), ...errors(404) },
 		}),
-		(c) => c.json(modelFrom(c, registry).info),
+		(c) => respond(modelFrom(c, registry).info),
 	);
 
 	mount(
@@ -172,8 +154,9 @@ export function createApp(
 			model.encode(parsed.data, input, 0);
 			const startedAt = performance.now();
 			const [probability = Number.NaN] = await model.executor.predict(input, 1);
-			serverTiming(c, startedAt);
-			return c.json({ model: model.id, prediction: probability >= 0.5 ? 1 : 0, probability });
+			const timing = serverTiming(startedAt);
+			const prediction = probability >= 0.5 ? 1 : 0;
+			return respond({ model: model.id, prediction, probability }, 200, timing);
 		},
 	);
 
@@ -196,15 +179,23 @@ export function createApp(
 			const input = encodeRows(model.encode, instances);
 			const startedAt = performance.now();
 			const probabilities = await model.executor.predict(input, instances.length);
-			serverTiming(c, startedAt);
+			const timing = serverTiming(startedAt);
 			const predictions = Array.from(probabilities, (probability) => ({
 				prediction: probability >= 0.5 ? 1 : 0,
 				probability,
 			}));
-			return c.json({ model: model.id, predictions });
+			return respond({ model: model.id, predictions }, 200, timing);
 		},
 	);
 
+	// The two generated documents are not on the hot path: a header middleware is fine there.
+	for (const path of ["/openapi.json", "/docs"]) {
+		app.use(path, async (c, next) => {
+			await next();
+			for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+			if (isDraining()) c.res.headers.set("connection", "close");
+		});
+	}
 	app.doc31("/openapi.json", {
 		openapi: "3.1.0",
 		info: {
@@ -225,16 +216,13 @@ export function createApp(
 	}
 
 	app.notFound((c) =>
-		c.json(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toBody(), 404),
+		respond(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toBody(), 404),
 	);
 
 	app.onError((error, c) => {
-		if (error instanceof ApiError) {
-			return c.json(error.toBody(), error.status, error.headers);
-		}
+		if (error instanceof ApiError) return respond(error.toBody(), error.status, error.headers);
 		logger.error(`unhandled error on ${c.req.method} ${c.req.path}: ${String(error)}`);
-		const internal = new ApiError(500, "internal_error", "internal error");
-		return c.json(internal.toBody(), 500);
+		return respond(new ApiError(500, "internal_error", "internal error").toBody(), 500);
 	});
 
 	return app;
