@@ -3,6 +3,7 @@ import { createApp, PASSENGER_FIELDS } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { loadRegistry, ModelLoadError } from "../inference/registry.ts";
 import { createLogger, type Logger } from "../logger.ts";
+import { warmRequestPath } from "./warm-up.ts";
 
 /** What a runtime adapter returns once it is listening. */
 export interface Listener {
@@ -93,12 +94,12 @@ async function serve(
 
 	let listener: Listener;
 	let stopping = false;
+	const app = createApp(registry, {
+		logger,
+		apiKey: config.apiKey,
+		isDraining: () => stopping,
+	});
 	try {
-		const app = createApp(registry, {
-			logger,
-			apiKey: config.apiKey,
-			isDraining: () => stopping,
-		});
 		listener = await runtime.listen(app, config, { reusePort: config.workers > 1 });
 	} catch (error) {
 		await registry.close();
@@ -126,7 +127,12 @@ async function serve(
 		runtime.exit(0);
 	});
 
-	await registry.warm().catch((error) => fail(`warm-up failed: ${firstLine(error)}`));
+	try {
+		await warmRequestPath(app, registry.ids);
+		await registry.warm();
+	} catch (error) {
+		fail(`warm-up failed: ${firstLine(error)}`);
+	}
 	logger.info(
 		`ready: ${registry.ids.join(", ")} (${Math.round(performance.now())} ms after start)`,
 	);
