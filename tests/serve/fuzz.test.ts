@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
-import {
-	RUNTIMES,
-	type RunningServer,
-	type Runtime,
-	startServer,
-	waitReady,
-} from "../support/server.ts";
+import { RUNTIMES, type RunningServer, type Runtime, startAllRuntimes } from "../support/server.ts";
 
 /**
  * Property-based fuzz of the prediction routes on the real server, Node, Bun and Deno at once.
@@ -298,14 +292,12 @@ const request: fc.Arbitrary<Request_> = fc.oneof(
 
 // --- Sending and checking ----------------------------------------------------------------------
 
-const servers = new Map<Runtime, RunningServer>();
+let servers = new Map<Runtime, RunningServer>();
 const server = (runtime: Runtime) => servers.get(runtime) as RunningServer;
 const tally = new Map<string, number>();
 
 beforeAll(async () => {
-	const started = await Promise.all(RUNTIMES.map((runtime) => startServer(runtime)));
-	for (const [i, runtime] of RUNTIMES.entries()) servers.set(runtime, started[i] as RunningServer);
-	await Promise.all(started.map((s) => waitReady(s.url)));
+	servers = await startAllRuntimes();
 }, 60_000);
 
 let stopped = false;

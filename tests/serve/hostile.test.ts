@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rawLargePost, rawRequest } from "../support/raw-http.ts";
-import {
-	RUNTIMES,
-	type RunningServer,
-	type Runtime,
-	startServer,
-	waitReady,
-} from "../support/server.ts";
+import { RUNTIMES, type RunningServer, type Runtime, startAllRuntimes } from "../support/server.ts";
 
 /**
  * Hostile input against the real server on Node, Bun and Deno (issue 5). Every case is sent to
@@ -735,13 +729,11 @@ transport(
 
 // ------------------------------------------------------------------------------------------------
 
-const servers = new Map<Runtime, RunningServer>();
+let servers = new Map<Runtime, RunningServer>();
 const server = (runtime: Runtime) => servers.get(runtime) as RunningServer;
 
 beforeAll(async () => {
-	const started = await Promise.all(RUNTIMES.map((runtime) => startServer(runtime)));
-	for (const [i, runtime] of RUNTIMES.entries()) servers.set(runtime, started[i] as RunningServer);
-	await Promise.all(started.map((s) => waitReady(s.url)));
+	servers = await startAllRuntimes();
 }, 60_000);
 
 let stopped = false;

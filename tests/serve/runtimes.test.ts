@@ -1,11 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-	RUNTIMES,
-	type RunningServer,
-	type Runtime,
-	startServer,
-	waitReady,
-} from "../support/server.ts";
+import { RUNTIMES, type RunningServer, type Runtime, startAllRuntimes } from "../support/server.ts";
 
 /**
  * The same requests to the real server on Node, Bun and Deno must get identical answers: the
@@ -99,12 +93,10 @@ function sameAnswer(a: unknown, b: unknown): boolean {
 	return a === b;
 }
 
-const servers = new Map<Runtime, RunningServer>();
+let servers = new Map<Runtime, RunningServer>();
 
 beforeAll(async () => {
-	const started = await Promise.all(RUNTIMES.map((runtime) => startServer(runtime)));
-	for (const [i, runtime] of RUNTIMES.entries()) servers.set(runtime, started[i] as RunningServer);
-	await Promise.all(started.map((s) => waitReady(s.url)));
+	servers = await startAllRuntimes();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { type RuntimeName, serverCommand } from "../../bench/runtimes.ts";
+import { RUNTIMES, type RuntimeName, serverCommand } from "../../bench/runtimes.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export { RUNTIMES } from "../../bench/runtimes.ts";
+export { RUNTIMES };
 export type Runtime = RuntimeName;
 
 /** The argv each runtime's entry point is started with: the bench's, so the two cannot drift. */
@@ -105,4 +105,11 @@ export async function runToExit(
 	const [code] = (await once(child, "exit")) as [number | null];
 	clearTimeout(timer);
 	return { code, stdout, stderr };
+}
+
+/** Starts the real server on every runtime at once and waits until each is ready. */
+export async function startAllRuntimes(): Promise<Map<Runtime, RunningServer>> {
+	const started = await Promise.all(RUNTIMES.map((runtime) => startServer(runtime)));
+	await Promise.all(started.map((s) => waitReady(s.url)));
+	return new Map(RUNTIMES.map((runtime, i) => [runtime, started[i] as RunningServer]));
 }
