@@ -74,27 +74,43 @@ export async function runPlan(
 			throw error;
 		}
 		const stop = await server.stop();
-		output.processes.push({
-			runtime: server.runtime,
-			round: serverPlan.round,
-			workers: serverPlan.workers,
-			processCount: stop.processes,
-			port,
-			spawnToReadyMs,
-			peakRssKiB: stop.peakRssKiB,
-			cpuMs: stop.cpuMs,
-			exitCode: stop.code,
-			exitSignal: stop.signal,
-			killed: stop.killed,
-			stopMs: stop.stopMs,
-		});
-		if (stop.killed || stop.code !== 0) {
-			settings.progress(
-				`warning: ${server.runtime}${workersTag(serverPlan.workers)} did not shut down cleanly (${stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`})`,
-			);
-		}
+		output.processes.push(processRecord(server, serverPlan.round, port, spawnToReadyMs, stop));
+		warnIfUnclean(`${server.runtime}${workersTag(serverPlan.workers)}`, stop, settings.progress);
 	}
 	return output;
+}
+
+type StopResult = Awaited<ReturnType<RunningServer["stop"]>>;
+
+/** What results.json records of one server process once it has stopped. */
+export function processRecord(
+	server: RunningServer,
+	round: number,
+	port: number,
+	spawnToReadyMs: number,
+	stop: StopResult,
+): ProcessRecord {
+	return {
+		runtime: server.runtime,
+		round,
+		workers: server.workers,
+		processCount: stop.processes,
+		port,
+		spawnToReadyMs,
+		peakRssKiB: stop.peakRssKiB,
+		cpuMs: stop.cpuMs,
+		exitCode: stop.code,
+		exitSignal: stop.signal,
+		killed: stop.killed,
+		stopMs: stop.stopMs,
+	};
+}
+
+export function warnIfUnclean(name: string, stop: StopResult, progress: (line: string) => void) {
+	if (stop.killed || stop.code !== 0) {
+		const how = stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`;
+		progress(`warning: ${name} did not shut down cleanly (${how})`);
+	}
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
@@ -110,17 +126,29 @@ async function warmUpServer(
 ): Promise<void> {
 	if (settings.warmup <= 0) return;
 	for (const plan of cells) {
-		await settings.generator.run({
-			url: `${server.baseUrl}${plan.path}`,
-			method: plan.method,
-			body: plan.method === "POST" ? settings.body : undefined,
-			contentType: plan.method === "POST" ? "application/json" : undefined,
-			requests: settings.warmup,
-			concurrency: plan.concurrency,
-			cpuList: settings.pinning.generator,
-			warmup: 0,
-		});
+		await settings.generator.run(loadRequest(server, plan, settings, settings.warmup, 0));
 	}
+}
+
+/** The load generator's order for one cell: `requests` measured after `warmup` unmeasured. */
+function loadRequest(
+	server: RunningServer,
+	plan: CellPlan,
+	settings: RunSettings,
+	requests: number,
+	warmup: number,
+): LoadRequest {
+	const post = plan.method === "POST";
+	return {
+		url: `${server.baseUrl}${plan.path}`,
+		method: plan.method,
+		body: post ? settings.body : undefined,
+		contentType: post ? "application/json" : undefined,
+		requests,
+		concurrency: plan.concurrency,
+		cpuList: settings.pinning.generator,
+		warmup,
+	};
 }
 
 async function measureCell(
@@ -129,16 +157,7 @@ async function measureCell(
 	plan: CellPlan,
 	settings: RunSettings,
 ): Promise<Cell> {
-	const request: LoadRequest = {
-		url: `${server.baseUrl}${plan.path}`,
-		method: plan.method,
-		body: plan.method === "POST" ? settings.body : undefined,
-		contentType: plan.method === "POST" ? "application/json" : undefined,
-		requests: settings.requests,
-		concurrency: plan.concurrency,
-		cpuList: settings.pinning.generator,
-		warmup: settings.warmup,
-	};
+	const request = loadRequest(server, plan, settings, settings.requests, settings.warmup);
 	const cpuBefore = server.cpuMs();
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();

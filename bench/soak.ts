@@ -4,7 +4,7 @@ import type { LoadGenerator, LoadRequest } from "./loadgen/types.ts";
 import { MODELS } from "./options.ts";
 import { cellPlan } from "./plan.ts";
 import type { ProcessRecord, Soak, SoakRun } from "./results.ts";
-import { rawCsv, workersTag } from "./runner.ts";
+import { processRecord, rawCsv, warnIfUnclean, workersTag } from "./runner.ts";
 import { freePort, type RuntimeName, ServerError, startServer } from "./runtimes.ts";
 import { computeStats } from "./stats.ts";
 
@@ -189,28 +189,8 @@ async function soakOne(
 		};
 		run.pass = soakPasses(run);
 		settings.progress(soakLine(name, run));
-		if (stop.killed || stop.code !== 0) {
-			settings.progress(
-				`warning: ${name} did not shut down cleanly (${stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`})`,
-			);
-		}
-		return {
-			run,
-			process: {
-				runtime,
-				round: 1,
-				workers,
-				processCount: stop.processes,
-				port,
-				spawnToReadyMs,
-				peakRssKiB: stop.peakRssKiB,
-				cpuMs: stop.cpuMs,
-				exitCode: stop.code,
-				exitSignal: stop.signal,
-				killed: stop.killed,
-				stopMs: stop.stopMs,
-			},
-		};
+		warnIfUnclean(name, stop, settings.progress);
+		return { run, process: processRecord(server, 1, port, spawnToReadyMs, stop) };
 	} catch (error) {
 		clearInterval(sampler);
 		await server.stop(2000);
