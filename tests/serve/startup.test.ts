@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import type { Manifest } from "../../src/inference/manifest.ts";
 import { PROJECT_ROOT, RUNTIMES, runToExit, serveCommand } from "../support/server.ts";
 
 /** Startup problems end in one line on stderr and exit status 1, on every runtime. */
@@ -15,6 +17,13 @@ function expectOneLineFailure(
 	expect({ runtime, code: result.code }).toEqual({ runtime, code: 1 });
 	expect({ runtime, lines: lines.length }).toEqual({ runtime, lines: 1 });
 	expect(lines[0]).toMatch(pattern);
+}
+
+function editManifest(dir: string, edit: (manifest: Manifest) => void): void {
+	const path = join(dir, "manifest.json");
+	const manifest = JSON.parse(readFileSync(path, "utf8")) as Manifest;
+	edit(manifest);
+	writeFileSync(path, JSON.stringify(manifest));
 }
 
 function copyOfModels(): string {
@@ -49,6 +58,49 @@ describe.each(RUNTIMES)("%s startup", (runtime) => {
 		try {
 			const result = await runToExit(serveCommand(runtime), { PORT: "0", MODELS_DIR: dir });
 			expectOneLineFailure(result, /gbdt\.onnx: sha256 does not match the manifest/, runtime);
+		} finally {
+			rmSync(dir, { recursive: true });
+		}
+	});
+
+	test("a missing model file", async () => {
+		const dir = copyOfModels();
+		rmSync(join(dir, "mlp.json"));
+		try {
+			const result = await runToExit(serveCommand(runtime), { PORT: "0", MODELS_DIR: dir });
+			expectOneLineFailure(result, /mlp\.json: cannot read/, runtime);
+		} finally {
+			rmSync(dir, { recursive: true });
+		}
+	});
+
+	test("a truncated model whose sha256 the manifest was made to match", async () => {
+		const dir = copyOfModels();
+		const truncated = readFileSync(join(dir, "gbdt.onnx")).subarray(0, 200);
+		writeFileSync(join(dir, "gbdt.onnx"), truncated);
+		editManifest(dir, (m) => {
+			m.models.gbdt.sha256 = createHash("sha256").update(truncated).digest("hex");
+		});
+		try {
+			const result = await runToExit(serveCommand(runtime), { PORT: "0", MODELS_DIR: dir });
+			expectOneLineFailure(result, /cannot load models: .*gbdt\.onnx: \S/, runtime);
+		} finally {
+			rmSync(dir, { recursive: true });
+		}
+	});
+
+	test("a graph whose input does not match the manifest", async () => {
+		const dir = copyOfModels();
+		editManifest(dir, (m) => {
+			m.models.gbdt.inputs = [{ name: "x", type: "float32", shape: ["N", 7] }];
+		});
+		try {
+			const result = await runToExit(serveCommand(runtime), { PORT: "0", MODELS_DIR: dir });
+			expectOneLineFailure(
+				result,
+				/gbdt\.onnx: input "x" has shape \[N,6\], the manifest says \[N,7\]/,
+				runtime,
+			);
 		} finally {
 			rmSync(dir, { recursive: true });
 		}
