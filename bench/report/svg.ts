@@ -14,7 +14,6 @@ const COLORS = [
 	"#e377c2",
 	"#7f7f7f",
 ];
-const DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"];
 
 export const escapeXml = (text: string): string =>
 	text.replace(
@@ -64,7 +63,7 @@ function yAxis(
 	}
 	out.push(
 		`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#333"/>`,
-		`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(label)}</text>`,
+		`<text transform="translate(${left - 62} ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(label)}</text>`,
 	);
 	return out;
 }
@@ -169,54 +168,68 @@ export function latencyChart(rows: readonly Row[], sources: readonly Source[]): 
 }
 
 /** req/s against concurrency: colour per runtime (and machine), dash per model. */
+/**
+ * req/s against concurrency in small multiples: one panel per model on a shared scale, one line
+ * per runtime (and workers value, machine) in the same colours as the latency chart. One panel
+ * with every model's lines was unreadable past a dozen series.
+ */
 export function throughputChart(rows: readonly Row[], sources: readonly Source[]): string | null {
 	const levels = [...new Set(rows.map((r) => r.cell.concurrency))].sort((a, b) => a - b);
 	if (levels.length < 2) return null;
 	const series = seriesOf(rows, sources);
-	const models = [...new Set(sources.flatMap((s) => s.results.options.models))];
+	const models = [...new Set(sources.flatMap((s) => s.results.options.models))].filter((model) =>
+		rows.some((r) => r.cell.model === model),
+	);
+	const columns = Math.min(3, models.length);
+	const panelW = Math.max(220, levels.length * 70);
+	const panelH = 180;
+	const gapX = 90;
+	const gapY = 70;
 	const left = 80;
-	const top = 40;
-	const plotH = 300;
-	const plotW = Math.max(360, levels.length * 90);
-	const entries = series.length * models.length;
-	const legendW = 230;
-	const width = left + plotW + legendW;
-	const height = Math.max(top + plotH + 60, top + 20 + entries * 18);
+	const top = 50;
+	const legendW = 200;
+	const width = left + columns * panelW + (columns - 1) * gapX + legendW;
+	const panelRows = Math.ceil(models.length / columns);
+	const height = Math.max(top + panelRows * (panelH + gapY), top + 20 + series.length * 18);
 	const max = niceMax(Math.max(...rows.map((r) => r.cell.stats.rps)));
-	// Concurrency levels are usually geometric (1, 16, 64): space them evenly, not linearly.
-	const x = (level: number) =>
-		left + 30 + ((plotW - 60) * levels.indexOf(level)) / (levels.length - 1);
-	const y = (rps: number) => top + plotH - (plotH * rps) / max;
-	const body = yAxis(left, top, plotH, plotW, max, "requests per second");
-	const legendEntries: { label: string; color: string; dash: string }[] = [];
-	series.forEach((s, i) => {
-		models.forEach((model, m) => {
+	const body: string[] = [];
+	models.forEach((model, m) => {
+		const px = left + (m % columns) * (panelW + gapX);
+		const py = top + Math.floor(m / columns) * (panelH + gapY);
+		// Concurrency levels are usually geometric (1, 16, 64): space them evenly, not linearly.
+		const x = (level: number) =>
+			px + 20 + ((panelW - 40) * levels.indexOf(level)) / (levels.length - 1);
+		const y = (rps: number) => py + panelH - (panelH * rps) / max;
+		body.push(
+			`<text x="${num(px + panelW / 2)}" y="${py - 8}" text-anchor="middle" font-weight="bold">${escapeXml(model === FLOOR ? `${FLOOR} (/health)` : model)}</text>`,
+			...yAxis(px, py, panelH, panelW, max, "req/s"),
+			`<line x1="${px}" y1="${py + panelH}" x2="${px + panelW}" y2="${py + panelH}" stroke="#333"/>`,
+			...levels.map(
+				(level) =>
+					`<text x="${num(x(level))}" y="${py + panelH + 16}" text-anchor="middle">${level}</text>`,
+			),
+			`<text x="${num(px + panelW / 2)}" y="${py + panelH + 34}" text-anchor="middle">concurrency</text>`,
+		);
+		series.forEach((s, i) => {
 			const points = rows
 				.filter((r) => r.cell.model === model && seriesKey(r) === s.key)
 				.sort((a, b) => a.cell.concurrency - b.cell.concurrency)
-				.map((r) => `${num(x(r.cell.concurrency))},${num(y(r.cell.stats.rps))}`);
+				.map((r) => [x(r.cell.concurrency), y(r.cell.stats.rps)] as const);
 			if (points.length === 0) return;
 			const color = COLORS[i % COLORS.length] as string;
-			const dash = DASHES[m % DASHES.length] as string;
 			body.push(
-				`<polyline points="${points.join(" ")}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
-				...points.map((p) => {
-					const [px, py] = p.split(",");
-					return `<circle cx="${px}" cy="${py}" r="3" fill="${color}"/>`;
-				}),
+				`<polyline points="${points.map(([a, b]) => `${num(a)},${num(b)}`).join(" ")}" fill="none" stroke="${color}" stroke-width="2"/>`,
+				...points.map(([a, b]) => `<circle cx="${num(a)}" cy="${num(b)}" r="3" fill="${color}"/>`),
 			);
-			legendEntries.push({ label: `${s.label} ${model}`, color, dash });
 		});
 	});
-	for (const level of levels) {
-		body.push(
-			`<text x="${num(x(level))}" y="${top + plotH + 18}" text-anchor="middle">${level}</text>`,
-		);
-	}
+	const legendEntries = series.map((s, i) => ({
+		label: s.label,
+		color: COLORS[i % COLORS.length] as string,
+		dash: "",
+	}));
 	body.push(
-		`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`,
-		`<text x="${left + plotW / 2}" y="${top + plotH + 42}" text-anchor="middle">concurrency (connections)</text>`,
-		...legend(left + plotW + 20, top + 10, legendEntries),
+		...legend(left + columns * panelW + (columns - 1) * gapX + 30, top + 10, legendEntries),
 	);
 	return svgDocument(width, height, "Throughput against concurrency", body);
 }
