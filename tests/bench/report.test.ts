@@ -179,12 +179,14 @@ describe("charts", () => {
 		expect(svg).toContain(">latency (ms)</text>");
 	});
 
-	test("throughput: one line per runtime and model over the concurrency levels", () => {
+	test("throughput: a panel per model, a line per runtime over the concurrency levels", () => {
 		const svg = throughputChart(rows, sources) ?? "";
 		assertWellFormed(svg);
 		expect(svg.match(/<polyline /g)).toHaveLength(4);
-		expect(svg).toContain(">node mlp-onnx</text>");
-		expect(svg).toContain(">8</text>");
+		expect(svg.match(/font-weight="bold">(mlp-onnx|floor \(\/health\))<\/text>/g)).toHaveLength(2);
+		expect(svg).toContain(">node</text>");
+		expect(svg).toContain(">bun</text>");
+		expect(svg.match(/>8<\/text>/g)).toHaveLength(2);
 	});
 
 	test("names are escaped", () => {
