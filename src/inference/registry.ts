@@ -118,7 +118,8 @@ const WARM_UP_PASSENGERS: PassengerFeatures[] = [
 	{ Pclass: 1, Sex: "female", Age: 38, SibSp: 1, Parch: 0, Fare: 71.2833 },
 	{ Pclass: 2, Sex: "female", Age: null, SibSp: 0, Parch: 2, Fare: 26 },
 ];
-const WARM_UP_ROUNDS = 50;
+/** Batches of 1, 2 and 3: enough to check every executor answers; JIT warm-up is serve/warm-up.ts. */
+const WARM_UP_ROUNDS = WARM_UP_PASSENGERS.length;
 
 /**
  * Loads every variant the manifest names: each family through onnxruntime and through its
