@@ -65,8 +65,9 @@ describe.skipIf(!hasServer)("end-to-end: --workers and --soak with the real serv
 			const report = readFileSync(join(out, "report.md"), "utf8");
 			expect(report).toContain("| node | 2 | gbdt-ts | 4 |");
 			const svg = readFileSync(join(out, "throughput.svg"), "utf8");
-			expect(svg).toContain("node x1 gbdt-ts");
-			expect(svg).toContain("node x2 gbdt-ts");
+			expect(svg).toContain('font-weight="bold">gbdt-ts</text>');
+			expect(svg).toContain(">node x1</text>");
+			expect(svg).toContain(">node x2</text>");
 		},
 		{ timeout: 30_000 },
 	);
