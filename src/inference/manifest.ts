@@ -79,6 +79,8 @@ export const Manifest = z.object({
 		seed: z.number().int(),
 		trainRows: z.number().int().positive(),
 		testRows: z.number().int().positive(),
+		/** The passenger ids on each side of the split, so the constants can be recomputed. */
+		ids: z.object({ file: z.string().min(1), sha256: Sha256 }),
 	}),
 	preprocessing: Preprocessing,
 	models: z.object({ mlp: ModelEntry, gbdt: ModelEntry }),

@@ -128,6 +128,8 @@ function crossValidate(
 /** The manifest is for people to read; parameter and split files are data, kept compact. */
 const prettyJson = (value: unknown): Uint8Array =>
 	new TextEncoder().encode(`${JSON.stringify(value, null, "\t")}\n`);
+const SPLIT_FILE = "split.json";
+
 const compactJson = (value: unknown): Uint8Array =>
 	new TextEncoder().encode(`${JSON.stringify(value)}\n`);
 
@@ -213,15 +215,13 @@ export function trainModels(
 	const models = { mlp: entry("mlp"), gbdt: entry("gbdt") };
 
 	// The exact rows of each side of the split, so anyone can recompute the fitted constants.
-	files.set(
-		"split.json",
-		compactJson({
-			seed: SPLIT_SEED,
-			testFraction: TEST_FRACTION,
-			trainPassengerIds: trainPassengers.map((p) => p.passengerId),
-			testPassengerIds: testPassengers.map((p) => p.passengerId),
-		}),
-	);
+	const splitIds = compactJson({
+		seed: SPLIT_SEED,
+		testFraction: TEST_FRACTION,
+		trainPassengerIds: trainPassengers.map((p) => p.passengerId),
+		testPassengerIds: testPassengers.map((p) => p.passengerId),
+	});
+	files.set(SPLIT_FILE, splitIds);
 	const manifest: Manifest = {
 		schemaVersion: MANIFEST_SCHEMA_VERSION,
 		features: [...FEATURES],
@@ -232,6 +232,7 @@ export function trainModels(
 			seed: SPLIT_SEED,
 			trainRows: split.train.length,
 			testRows: split.test.length,
+			ids: { file: SPLIT_FILE, sha256: sha256Hex(splitIds) },
 		},
 		preprocessing,
 		models,

@@ -31,6 +31,7 @@ describe("committed models/", () => {
 			expect(sha256(model.file)).toBe(model.sha256);
 			expect(sha256(model.params.file)).toBe(model.params.sha256);
 		}
+		expect(sha256(manifest.split.ids.file)).toBe(manifest.split.ids.sha256);
 	});
 
 	test.skipIf(!ready)("the manifest describes this train.csv and its split", () => {
@@ -39,7 +40,7 @@ describe("committed models/", () => {
 			createHash("sha256").update(readFileSync(FULL_DATA)).digest("hex"),
 		);
 		expect(manifest.data.rows).toBe(891);
-		const split = readJson("split.json") as SplitFile;
+		const split = readJson(manifest.split.ids.file) as SplitFile;
 		expect(split.trainPassengerIds).toHaveLength(manifest.split.trainRows);
 		expect(split.testPassengerIds).toHaveLength(manifest.split.testRows);
 		// The recorded ids are what the exported split function gives for the recorded seed.
@@ -59,7 +60,7 @@ describe("committed models/", () => {
 
 	test.skipIf(!ready)("the preprocessing constants are the training split's own statistics", () => {
 		const manifest = Manifest.parse(readJson("manifest.json"));
-		const { trainPassengerIds } = readJson("split.json") as SplitFile;
+		const { trainPassengerIds } = readJson(manifest.split.ids.file) as SplitFile;
 		const trainIds = new Set(trainPassengerIds);
 		// Computed here from the raw CSV columns, independently of the trainer's code.
 		const [header = "", ...lines] = readFileSync(FULL_DATA, "utf8").trim().split("\n");
