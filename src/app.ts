@@ -80,6 +80,16 @@ export function createApp(
 
 	const respond = createResponder(isDraining);
 
+	// Only at LOG_LEVEL=debug: at the default level the hot path has no logging at all.
+	if (logger.debugEnabled) {
+		app.use(async (c, next) => {
+			const startedAt = performance.now();
+			await next();
+			const ms = (performance.now() - startedAt).toFixed(3);
+			logger.debug(`${c.req.method} ${c.req.path} ${c.res.status} ${ms} ms`);
+		});
+	}
+
 	if (apiKey) {
 		const auth = requireBearer(apiKey);
 		for (const path of ["/predict/*", "/models", "/models/*"]) app.use(path, auth);

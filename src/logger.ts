@@ -5,6 +5,8 @@ export interface Logger {
 	warn(message: string): void;
 	info(message: string): void;
 	debug(message: string): void;
+	/** Whether debug lines are written: per-request logging is only wired in when they are. */
+	readonly debugEnabled: boolean;
 }
 
 /** One line per message on stderr, dropped below the configured level. */
@@ -15,5 +17,11 @@ export function createLogger(
 	const limit = LOG_LEVELS.indexOf(level);
 	const at = (name: LogLevel) =>
 		LOG_LEVELS.indexOf(name) <= limit ? (m: string) => write(`${name}: ${m}`) : () => {};
-	return { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug") };
+	return {
+		error: at("error"),
+		warn: at("warn"),
+		info: at("info"),
+		debug: at("debug"),
+		debugEnabled: LOG_LEVELS.indexOf("debug") <= limit,
+	};
 }

@@ -300,3 +300,21 @@ test("responses carry secure default headers", async () => {
 	expect(response.headers.get("x-frame-options")).toBe("DENY");
 	expect(response.headers.get("referrer-policy")).toBe("no-referrer");
 });
+
+test("LOG_LEVEL=debug logs one line per request; info logs none", async () => {
+	for (const [level, expected] of [
+		["debug", 2],
+		["info", 0],
+	] as const) {
+		const lines: string[] = [];
+		const logged = createApp(registry, { logger: createLogger(level, (l) => lines.push(l)) });
+		await logged.request("/health");
+		await logged.request("/predict/gbdt-ts", {
+			method: "POST",
+			headers: JSON_HEADERS,
+			body: JSON.stringify(passenger),
+		});
+		expect(lines).toHaveLength(expected);
+		if (expected) expect(lines[1]).toMatch(/^debug: POST \/predict\/gbdt-ts 200 \d+\.\d{3} ms$/);
+	}
+});
