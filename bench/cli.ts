@@ -17,7 +17,7 @@ import { renderReport, writeReport } from "./report/render.ts";
 import { labelSources } from "./report/select.ts";
 import { terminalTable } from "./report/terminal.ts";
 import { RESULTS_SCHEMA_VERSION, type Results, writeResults } from "./results.ts";
-import { type RunOutput, runPlan } from "./runner.ts";
+import { type RunOutput, runPlan, type ServerSettings } from "./runner.ts";
 import { denoRunFlags, serverCommand } from "./runtimes.ts";
 import { runSoak, soakFailure, soakModels } from "./soak.ts";
 
@@ -83,6 +83,17 @@ async function main(argv: readonly string[]): Promise<number> {
 	const generatorName = `${generator.info.name} ${generator.info.version}`;
 	const workers = options.workers.join(",");
 	const environment = await describeEnvironment(ROOT, options.runtimes);
+	const common: ServerSettings = {
+		root: ROOT,
+		outDir,
+		generator,
+		warmup: options.warmup,
+		body,
+		readyTimeoutMs: timeout,
+		port: options.port,
+		pinning,
+		progress,
+	};
 	let output: RunOutput & { soak?: Results["soak"] };
 	if (options.soakMs !== null) {
 		const models = soakModels(generator, options.models, options.modelsGiven);
@@ -93,21 +104,13 @@ async function main(argv: readonly string[]): Promise<number> {
 			`bench: soak ${options.soakMs / 1000} s per server: ${options.runtimes.join(",")}, workers ${workers}, concurrency ${concurrency}, models ${models.join(",")}; ${generatorName}; ${pinned}`,
 		);
 		const { soak, processes } = await runSoak({
-			root: ROOT,
-			outDir,
-			generator,
+			...common,
 			runtimes: options.runtimes,
 			workers: options.workers,
 			models,
 			concurrency,
 			durationMs: options.soakMs,
 			markMs: options.soakMarkMs,
-			warmup: options.warmup,
-			body,
-			readyTimeoutMs: timeout,
-			port: options.port,
-			pinning,
-			progress,
 		});
 		output = { processes, cells: [], soak };
 	} else {
@@ -115,16 +118,8 @@ async function main(argv: readonly string[]): Promise<number> {
 			`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${workers}, ${options.rounds} round(s); ${generatorName}; ${pinned}`,
 		);
 		output = await runPlan(buildPlan(options), {
-			root: ROOT,
-			outDir,
-			generator,
+			...common,
 			requests: options.requests,
-			warmup: options.warmup,
-			body,
-			readyTimeoutMs: timeout,
-			port: options.port,
-			pinning,
-			progress,
 		});
 	}
 	const results: Results = {

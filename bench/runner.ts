@@ -8,17 +8,21 @@ import { freePort, type RunningServer, ServerError, startServer } from "./runtim
 import { sampleInferMs } from "./server-timing.ts";
 import { computeStats, median } from "./stats.ts";
 
-export interface RunSettings {
+/** What every bench mode needs to start servers and drive load. */
+export interface ServerSettings {
 	root: string;
 	outDir: string;
 	generator: LoadGenerator;
-	requests: number;
 	warmup: number;
 	body: string;
 	readyTimeoutMs: number;
 	port: number | null;
 	pinning: { server?: string; generator?: string };
 	progress: (line: string) => void;
+}
+
+export interface RunSettings extends ServerSettings {
+	requests: number;
 }
 
 export interface RunOutput {

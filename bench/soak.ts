@@ -4,7 +4,7 @@ import type { LoadGenerator, LoadRequest } from "./loadgen/types.ts";
 import { MODELS } from "./options.ts";
 import { cellPlan } from "./plan.ts";
 import type { ProcessRecord, Soak, SoakRun } from "./results.ts";
-import { processRecord, rawCsv, warnIfUnclean, workersTag } from "./runner.ts";
+import { processRecord, rawCsv, type ServerSettings, warnIfUnclean, workersTag } from "./runner.ts";
 import { freePort, type RuntimeName, ServerError, startServer } from "./runtimes.ts";
 import { computeStats } from "./stats.ts";
 
@@ -17,22 +17,13 @@ export const SOAK_TOLERANCE = 0.1;
 export const SOAK_DEFAULT_MODEL = "gbdt-onnx";
 const SAMPLE_MS = 1000;
 
-export interface SoakSettings {
-	root: string;
-	outDir: string;
-	generator: LoadGenerator;
+export interface SoakSettings extends ServerSettings {
 	runtimes: readonly RuntimeName[];
 	workers: readonly number[];
 	models: readonly string[];
 	concurrency: number;
 	durationMs: number;
 	markMs: number;
-	warmup: number;
-	body: string;
-	readyTimeoutMs: number;
-	port: number | null;
-	pinning: { server?: string; generator?: string };
-	progress: (line: string) => void;
 }
 
 /**
