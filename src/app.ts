@@ -163,7 +163,7 @@ export function createApp(
 			const input = new Float32Array(FEATURE_COUNT);
 			model.encode(parsed.data, input, 0);
 			const startedAt = performance.now();
-			const [probability = Number.NaN] = await model.executor.predict(input, 1);
+			const [probability = Number.NaN] = model.executor.predict(input, 1);
 			const timing = serverTiming(startedAt);
 			const prediction = probability >= 0.5 ? 1 : 0;
 			return respond({ model: model.id, prediction, probability }, 200, timing);
@@ -188,7 +188,7 @@ export function createApp(
 			const { instances } = parsed.data;
 			const input = encodeRows(model.encode, instances);
 			const startedAt = performance.now();
-			const probabilities = await model.executor.predict(input, instances.length);
+			const probabilities = model.executor.predict(input, instances.length);
 			const timing = serverTiming(startedAt);
 			const predictions = Array.from(probabilities, (probability) => ({
 				prediction: probability >= 0.5 ? 1 : 0,

@@ -191,7 +191,7 @@ export async function loadRegistry(
 				for (let round = 0; round < WARM_UP_ROUNDS; round++) {
 					const passengers = WARM_UP_PASSENGERS.slice(0, 1 + (round % WARM_UP_PASSENGERS.length));
 					const input = encodeRows(model.encode, passengers);
-					const out = await model.executor.predict(input, passengers.length);
+					const out = model.executor.predict(input, passengers.length);
 					if (out.length !== passengers.length || !out.every((p) => p >= 0 && p <= 1)) {
 						throw new ModelLoadError(`${model.id}: warm-up gave an invalid probability`);
 					}
