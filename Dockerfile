@@ -16,10 +16,11 @@ ARG DENO_VERSION=2.9.6
 # --- Production node_modules, installed once with npm for every runtime. ---------------------------
 # The runtimes themselves are devDependencies (node, bun, deno npm packages); in an image the base
 # image provides the runtime, so only production dependencies are installed. Install scripts are not
-# needed: onnxruntime-node ships its prebuilt binaries in the package (.npmrc skips its download).
+# needed: onnxruntime-node ships its prebuilt CPU binaries in the package (its postinstall only
+# fetches CUDA libraries).
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 	&& npm cache clean --force
 # onnxruntime-node carries binaries for every OS/arch (~290 MB); keep only linux/<this arch>.

@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { MODEL_IDS } from "../src/api/schemas.ts";
-import { createApp, PASSENGER_FIELDS } from "../src/app.ts";
+import { PASSENGER_FIELDS } from "../src/api/schemas.ts";
+import { createApp } from "../src/app.ts";
 import { Manifest } from "../src/inference/manifest.ts";
+import { MODEL_IDS } from "../src/inference/model-info.ts";
 import { loadRegistry, type Registry } from "../src/inference/registry.ts";
 import { createLogger } from "../src/logger.ts";
 import { PROJECT_ROOT } from "./support/server.ts";

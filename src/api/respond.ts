@@ -1,3 +1,5 @@
+import type { MiddlewareHandler } from "hono";
+
 /**
  * Every response's security headers: a JSON API's share of the usual set. HSTS is left to the
  * TLS terminator in front of the service.
@@ -31,5 +33,17 @@ export function createResponder(isDraining: () => boolean): Respond {
 			status,
 			headers: extra ? { ...headers, ...extra } : headers,
 		});
+	};
+}
+
+/**
+ * The same headers for a response another module built (the OpenAPI document, the docs page),
+ * through a middleware: fine off the hot path.
+ */
+export function documentHeaders(isDraining: () => boolean): MiddlewareHandler {
+	return async (c, next) => {
+		await next();
+		for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+		if (isDraining()) c.res.headers.set("connection", "close");
 	};
 }

@@ -1,12 +1,11 @@
 import { z } from "@hono/zod-openapi";
+import { ModelId, ModelInfo as ModelInfoData } from "../inference/model-info.ts";
 
 /**
  * The single source of the API's shapes: these schemas validate requests, give the code its
- * types and generate the OpenAPI document.
+ * types and generate the OpenAPI document. The model ids and descriptions are the model layer's
+ * (inference/model-info.ts), documented here as they are.
  */
-
-export const MODEL_IDS = ["mlp-onnx", "mlp-ts", "gbdt-onnx", "gbdt-ts"] as const;
-export type ModelId = (typeof MODEL_IDS)[number];
 
 export const MAX_BATCH = 1000;
 
@@ -60,6 +59,13 @@ export const Passenger = z
 	.openapi("Passenger");
 export type Passenger = z.infer<typeof Passenger>;
 
+/** The JSON Schema of each passenger field, shown in /models as the input's documented ranges. */
+export const PASSENGER_FIELDS = (
+	z.toJSONSchema(Passenger, { io: "input", unrepresentable: "any" }) as {
+		properties: Record<string, unknown>;
+	}
+).properties;
+
 export const BatchRequest = z
 	.strictObject(
 		{
@@ -80,49 +86,20 @@ const Outcome = {
 	probability: z.number().min(0).max(1).openapi({ description: "Probability of survival" }),
 };
 
-export const Prediction = z.object({ model: z.enum(MODEL_IDS), ...Outcome }).openapi("Prediction");
+export const Prediction = z.object({ model: ModelId, ...Outcome }).openapi("Prediction");
 export type Prediction = z.infer<typeof Prediction>;
 
 export const BatchPrediction = z
-	.object({ model: z.enum(MODEL_IDS), predictions: z.array(z.object(Outcome)) })
+	.object({ model: ModelId, predictions: z.array(z.object(Outcome)) })
 	.openapi("BatchPrediction");
+export type BatchPrediction = z.infer<typeof BatchPrediction>;
 
+/** Documents the `model` path parameter; the handler answers an unknown id with 404. */
 export const ModelParam = z.object({
-	model: z.string().openapi({ param: { name: "model", in: "path" }, example: "gbdt-onnx" }),
+	model: ModelId.openapi({ param: { name: "model", in: "path" }, example: "gbdt-onnx" }),
 });
 
-const Metrics = z.object({ accuracy: z.number(), rocAuc: z.number(), logLoss: z.number() });
-
-export const ModelInfo = z
-	.object({
-		id: z.enum(MODEL_IDS),
-		family: z.enum(["mlp", "gbdt"]),
-		backend: z.enum(["onnxruntime", "typescript"]),
-		file: z.string(),
-		sha256: z.string(),
-		input: z.object({
-			fields: z.record(z.string(), z.unknown()).openapi({
-				description: "JSON Schema of each passenger field, with its range",
-			}),
-			features: z.array(z.string()),
-			scaling: z.enum(["standard", "none"]),
-		}),
-		preprocessing: z.object({
-			sex: z.object({ female: z.number(), male: z.number() }),
-			ageMedian: z.number(),
-			scaler: z.object({
-				Age: z.object({ mean: z.number(), std: z.number() }),
-				Fare: z.object({ mean: z.number(), std: z.number() }),
-			}),
-		}),
-		hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
-		metrics: z.object({
-			holdout: Metrics,
-			cv5: z.object({ accuracyMean: z.number(), accuracyStd: z.number() }),
-		}),
-	})
-	.openapi("ModelInfo");
-export type ModelInfo = z.infer<typeof ModelInfo>;
+export const ModelInfo = ModelInfoData.openapi("ModelInfo");
 
 export const ModelList = z.object({ models: z.array(ModelInfo) }).openapi("ModelList");
 

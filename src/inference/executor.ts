@@ -1,11 +1,26 @@
 /**
  * What every model variant offers the service: survival probabilities for a [rows, 6] float32
- * batch that is already preprocessed for that model. Every executor answers synchronously
- * (onnxruntime's native session included, see onnx.ts): a graph that runs in microseconds gains
- * nothing from an async hop, and the request handler then awaits only the body.
+ * batch that is already preprocessed for that model.
+ *
+ * The TypeScript executors and onnxruntime's native session (onnx.ts) answer synchronously: a
+ * graph that runs in microseconds gains nothing from an async hop, and the request handler then
+ * awaits only the body. Only onnxruntime's fallback, the public `InferenceSession` used when the
+ * installed onnxruntime-node is not the tested one (ort-native.ts), answers with a Promise, and
+ * says so with `async: true`, so callers await only there.
  */
-export interface Executor {
+export type Executor = SyncExecutor | AsyncExecutor;
+
+interface ExecutorBase {
 	readonly backend: "onnxruntime" | "typescript";
-	predict(input: Float32Array, rows: number): Float32Array;
 	close?(): Promise<void>;
+}
+
+export interface SyncExecutor extends ExecutorBase {
+	readonly async?: false;
+	predict(input: Float32Array, rows: number): Float32Array;
+}
+
+export interface AsyncExecutor extends ExecutorBase {
+	readonly async: true;
+	predict(input: Float32Array, rows: number): Promise<Float32Array>;
 }

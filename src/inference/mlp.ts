@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Executor } from "./executor.ts";
+import type { SyncExecutor } from "./executor.ts";
 
 /**
  * models/mlp.json: the weights of the net in mlp.onnx, as the exact float32 values stored there.
@@ -37,7 +37,7 @@ export type MlpParams = z.infer<typeof MlpParams>;
  * The net's forward pass over a [rows, inputSize] batch. Weights live in typed arrays and the
  * hidden layer is accumulated one unit at a time, so a call allocates only its output.
  */
-export function createMlpExecutor(params: MlpParams): Executor {
+export function createMlpExecutor(params: MlpParams): SyncExecutor {
 	const { inputSize, hiddenSize, outputBias } = MlpParams.parse(params);
 	const hiddenWeights = Float64Array.from(params.hiddenWeights);
 	const hiddenBias = Float64Array.from(params.hiddenBias);

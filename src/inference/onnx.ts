@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
-import ortBinding, { type Binding } from "onnxruntime-node/dist/binding.js";
-import type { Executor } from "./executor.ts";
+import type { AsyncExecutor, Executor, SyncExecutor } from "./executor.ts";
 import type { ModelEntry, TensorSpec } from "./manifest.ts";
+import { type GraphValue, loadNativeOrt, type NativeOrt } from "./ort-native.ts";
 import { FEATURE_COUNT } from "./preprocess.ts";
 
 /**
@@ -19,13 +19,35 @@ export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
 	extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
 };
 
-// ONNX TensorProto element types, as the binding reports them.
-const ELEMENT_TYPES: Record<number, TensorSpec["type"]> = { 1: "float32", 7: "int64" };
+/**
+ * How this process runs ONNX graphs, chosen once at startup: onnxruntime-node's native session
+ * called synchronously, or, when that binding is not the tested one, the public async API.
+ */
+export type OrtBackend =
+	| { readonly kind: "native"; readonly ort: NativeOrt }
+	| { readonly kind: "public" };
+
+/**
+ * Picks the backend; on fallback, `warn` gets one line saying why. The public API runs the same
+ * native code, so results agree; it only costs more per call (README, "Hot path").
+ */
+export async function chooseOrtBackend(options: {
+	warn: (line: string) => void;
+	/** The onnxruntime-node version the native path accepts; tests pass another to force the fallback. */
+	testedVersion?: string;
+}): Promise<OrtBackend> {
+	const result = await loadNativeOrt(options.testedVersion);
+	if ("native" in result) return { kind: "native", ort: result.native };
+	options.warn(
+		`${result.unavailable}: running ONNX models through the public InferenceSession API, slower per call`,
+	);
+	return { kind: "public" };
+}
 
 /** Names the mismatch between what the manifest promises and what the graph declares, or null. */
 function mismatch(
 	kind: "input" | "output",
-	declared: readonly Binding.ValueMetadata[],
+	declared: readonly GraphValue[],
 	expected: readonly TensorSpec[],
 ): string | null {
 	if (kind === "input" && declared.length !== expected.length) {
@@ -34,10 +56,10 @@ function mismatch(
 	for (const spec of expected) {
 		const found = declared.find((d) => d.name === spec.name);
 		if (!found) return `has no ${kind} "${spec.name}"`;
-		if (!found.isTensor || ELEMENT_TYPES[found.type] !== spec.type) {
+		if (!found.isTensor || found.type !== spec.type) {
 			return `${kind} "${spec.name}" is not a tensor of ${spec.type}`;
 		}
-		const shape = found.shape.map((d) => (d === -1 ? "N" : d)).join(",");
+		const shape = found.shape.join(",");
 		if (shape !== spec.shape.join(",")) {
 			return `${kind} "${spec.name}" has shape [${shape}], the manifest says [${spec.shape.join(",")}]`;
 		}
@@ -45,51 +67,113 @@ function mismatch(
 	return null;
 }
 
+const graphProblem = (
+	inputs: readonly GraphValue[],
+	outputs: readonly GraphValue[],
+	entry: ModelEntry,
+) => mismatch("input", inputs, entry.inputs) ?? mismatch("output", outputs, entry.outputs);
+
+/** The manifest's probability output and column, as the executors read them. */
+function probabilityOf(entry: ModelEntry) {
+	const { output, column } = entry.probability;
+	const width = Number(entry.outputs.find((o) => o.name === output)?.shape[1] ?? 1);
+	return { inputName: entry.inputs[0]?.name ?? "", output, column, width };
+}
+
+/** Column `column` of a [rows, width] output; the output itself when it has one column. */
+function probabilityColumn(data: Float32Array, rows: number, width: number, column: number) {
+	if (width === 1) return data;
+	const probabilities = new Float32Array(rows);
+	for (let i = 0; i < rows; i++) probabilities[i] = data[i * width + column] ?? Number.NaN;
+	return probabilities;
+}
+
 /**
- * Runs an ONNX graph with onnxruntime-node's native session, called synchronously.
- *
- * The public `InferenceSession.run()` calls this same synchronous native `run` (on the main
+ * The public `InferenceSession.run()` calls the same synchronous native `run` (on the main
  * thread, not a worker), only deferred by a setImmediate and re-wrapped in new Tensor objects.
- * For graphs that take microseconds that detour is most of the cost: measured in-process on
- * the development machine, 17-26 us a call through the public API against 7-12 us direct, and
- * over HTTP it doubled Node's latency. The binding is typed (dist/binding.d.ts) and the version
- * is pinned; tests check it against the TypeScript executors on every training row.
- *
- * The session is created from the bytes whose sha256 was checked, so what runs is exactly what
- * the manifest names.
+ * For graphs that take microseconds that detour is most of the cost: measured in-process on the
+ * development machine, 17-26 us a call through the public API against 7-12 us direct, and over
+ * HTTP it doubled Node's latency. Tests check both paths against the TypeScript executors.
  */
-export function createOnnxExecutor(bytes: Uint8Array, entry: ModelEntry): Executor {
-	ortBinding.initOrt();
-	const session = new ortBinding.binding.InferenceSession();
-	session.loadModel(
-		bytes.buffer as ArrayBuffer,
-		bytes.byteOffset,
-		bytes.byteLength,
-		SESSION_OPTIONS,
-	);
-	const problem =
-		mismatch("input", session.inputMetadata, entry.inputs) ??
-		mismatch("output", session.outputMetadata, entry.outputs);
+function createNativeExecutor(
+	native: NativeOrt,
+	bytes: Uint8Array,
+	entry: ModelEntry,
+): SyncExecutor {
+	const { session, inputs, outputs } = native.open(bytes, SESSION_OPTIONS);
+	const problem = graphProblem(inputs, outputs, entry);
 	if (problem) {
 		session.dispose();
 		throw new Error(problem);
 	}
-	const inputName = entry.inputs[0]?.name ?? "";
-	const { output, column } = entry.probability;
-	const width = Number(entry.outputs.find((o) => o.name === output)?.shape[1] ?? 1);
+	const { inputName, output, column, width } = probabilityOf(entry);
 	const fetches = { [output]: null };
 	const runOptions = {};
-
 	return {
 		backend: "onnxruntime",
 		predict(input, rows) {
 			const feeds = { [inputName]: new ort.Tensor("float32", input, [rows, FEATURE_COUNT]) };
 			const data = session.run(feeds, fetches, runOptions)[output]?.data as Float32Array;
-			if (width === 1) return data;
-			const probabilities = new Float32Array(rows);
-			for (let i = 0; i < rows; i++) probabilities[i] = data[i * width + column] ?? Number.NaN;
-			return probabilities;
+			return probabilityColumn(data, rows, width, column);
 		},
 		close: async () => session.dispose(),
 	};
+}
+
+/** The public API's metadata in the manifest's terms: symbolic dimensions become "N". */
+const publicGraphValues = (declared: readonly ort.InferenceSession.ValueMetadata[]) =>
+	declared.map(
+		(d): GraphValue =>
+			d.isTensor
+				? {
+						name: d.name,
+						isTensor: true,
+						type: d.type,
+						shape: d.shape.map((n) => (typeof n === "number" ? n : "N")),
+					}
+				: { name: d.name, isTensor: false, type: undefined, shape: [] },
+	);
+
+/**
+ * The fallback, through the public API alone, so any onnxruntime-node release runs it. Its
+ * `run()` has no synchronous form, hence the one async executor (executor.ts).
+ */
+async function createPublicExecutor(bytes: Uint8Array, entry: ModelEntry): Promise<AsyncExecutor> {
+	const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
+	const problem = graphProblem(
+		publicGraphValues(session.inputMetadata),
+		publicGraphValues(session.outputMetadata),
+		entry,
+	);
+	if (problem) {
+		await session.release();
+		throw new Error(problem);
+	}
+	const { inputName, output, column, width } = probabilityOf(entry);
+	const fetches = [output];
+	return {
+		backend: "onnxruntime",
+		async: true,
+		async predict(input, rows) {
+			const feeds = { [inputName]: new ort.Tensor("float32", input, [rows, FEATURE_COUNT]) };
+			const data = (await session.run(feeds, fetches))[output]?.data as Float32Array;
+			return probabilityColumn(data, rows, width, column);
+		},
+		close: () => session.release(),
+	};
+}
+
+/**
+ * Runs an ONNX graph on the chosen backend, after checking its inputs and outputs against the
+ * manifest. The session is created from the bytes whose sha256 was checked, so what runs is
+ * exactly what the manifest names.
+ */
+export async function createOnnxExecutor(
+	bytes: Uint8Array,
+	entry: ModelEntry,
+	backend: OrtBackend,
+): Promise<Executor> {
+	return backend.kind === "native"
+		? createNativeExecutor(backend.ort, bytes, entry)
+		: await createPublicExecutor(bytes, entry);
 }

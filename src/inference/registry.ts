@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import type { ModelId, ModelInfo } from "../api/schemas.ts";
 import type { Executor } from "./executor.ts";
 import { FEATURES, Manifest, type ModelEntry } from "./manifest.ts";
 import { createMlpExecutor, MlpParams } from "./mlp.ts";
-import { createOnnxExecutor } from "./onnx.ts";
+import type { ModelId, ModelInfo } from "./model-info.ts";
+import { chooseOrtBackend, createOnnxExecutor } from "./onnx.ts";
 import {
 	createRowEncoder,
 	encodeRows,
@@ -121,6 +121,13 @@ const WARM_UP_PASSENGERS: PassengerFeatures[] = [
 /** Batches of 1, 2 and 3: enough to check every executor answers; JIT warm-up is serve/warm-up.ts. */
 const WARM_UP_ROUNDS = WARM_UP_PASSENGERS.length;
 
+export interface LoadOptions {
+	/** Startup warnings, one line each (the service's logger); stderr by default. */
+	warn?: (line: string) => void;
+	/** The onnxruntime-node version whose native binding is used; tests pass another. */
+	testedOrtVersion?: string;
+}
+
 /**
  * Loads every variant the manifest names: each family through onnxruntime and through its
  * TypeScript executor. Any missing, altered or mismatched file stops the load with a
@@ -129,8 +136,13 @@ const WARM_UP_ROUNDS = WARM_UP_PASSENGERS.length;
 export async function loadRegistry(
 	dir: string,
 	inputFields: Record<string, unknown>,
+	options: LoadOptions = {},
 ): Promise<Registry> {
 	const manifest = await readManifest(dir);
+	const ortBackend = await chooseOrtBackend({
+		warn: options.warn ?? ((line) => console.error(`warn: ${line}`)),
+		testedVersion: options.testedOrtVersion,
+	});
 	const models: LoadedModel[] = [];
 	try {
 		for (const family of ["mlp", "gbdt"] as const) {
@@ -139,7 +151,7 @@ export async function loadRegistry(
 			const onnxBytes = await readVerified(dir, entry.file, entry.sha256);
 			let onnx: Executor;
 			try {
-				onnx = createOnnxExecutor(onnxBytes, entry);
+				onnx = await createOnnxExecutor(onnxBytes, entry, ortBackend);
 			} catch (error) {
 				const reason = String((error as Error).message).split("\n")[0];
 				throw new ModelLoadError(`${join(dir, entry.file)}: ${reason}`);
@@ -191,7 +203,7 @@ export async function loadRegistry(
 				for (let round = 0; round < WARM_UP_ROUNDS; round++) {
 					const passengers = WARM_UP_PASSENGERS.slice(0, 1 + (round % WARM_UP_PASSENGERS.length));
 					const input = encodeRows(model.encode, passengers);
-					const out = model.executor.predict(input, passengers.length);
+					const out = await model.executor.predict(input, passengers.length);
 					if (out.length !== passengers.length || !out.every((p) => p >= 0 && p <= 1)) {
 						throw new ModelLoadError(`${model.id}: warm-up gave an invalid probability`);
 					}

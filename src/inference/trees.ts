@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Executor } from "./executor.ts";
+import type { SyncExecutor } from "./executor.ts";
 
 const NodeIndex = z.number().int().min(-1);
 
@@ -54,7 +54,7 @@ export type TreeEnsembleParams = z.infer<typeof TreeEnsembleParams>;
  * Walks every tree for every row. All trees are flattened into one set of typed arrays (feature,
  * threshold, left, right, leaf value) with global node indices, so the walk touches no objects.
  */
-export function createTreeEnsembleExecutor(params: TreeEnsembleParams): Executor {
+export function createTreeEnsembleExecutor(params: TreeEnsembleParams): SyncExecutor {
 	const { featureCount, baseScore, trees } = TreeEnsembleParams.parse(params);
 	const nodeCount = trees.reduce((count, tree) => count + tree.feature.length, 0);
 	const roots = new Int32Array(trees.length);

@@ -1,5 +1,11 @@
 import process from "node:process";
-import { ListenError, type RuntimeAdapter, run, type WorkerHandle } from "./lifecycle.ts";
+import {
+	ListenError,
+	type RuntimeAdapter,
+	run,
+	type WorkerExit,
+	type WorkerHandle,
+} from "./lifecycle.ts";
 
 // The little of Deno's global this file uses; tsc runs with Node's and Bun's types, not Deno's.
 declare const Deno: {
@@ -13,6 +19,8 @@ declare const Deno: {
 };
 
 const WORKER_NAME = "titanic-worker-";
+/** What a worker thread posts to the thread that started it. */
+type WorkerMessage = { ready?: true; exit?: number };
 const isWorker = self.name?.startsWith(WORKER_NAME) ?? false;
 
 /**
@@ -45,18 +53,28 @@ const deno: RuntimeAdapter = {
 
 	startWorker(index): WorkerHandle {
 		const worker = new Worker(import.meta.url, { type: "module", name: `${WORKER_NAME}${index}` });
-		const exited = new Promise<number>((resolve) => {
-			worker.addEventListener("message", (event: MessageEvent<{ exit?: number }>) => {
-				if (typeof event.data?.exit === "number") resolve(event.data.exit);
+		const ready = new Promise<void>((resolve) => {
+			worker.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
+				if (event.data?.ready) resolve();
 			});
+		});
+		const exited = new Promise<WorkerExit>((resolve) => {
+			worker.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
+				if (typeof event.data?.exit === "number") resolve({ code: event.data.exit, signal: null });
+			});
+			// An uncaught error ends the thread, whether before or after it was ready.
 			worker.addEventListener("error", (event) => {
 				event.preventDefault();
 				console.error(`titanic-serve: worker ${index}: ${event.message}`);
-				resolve(1);
+				resolve({ code: 1, signal: null });
 			});
 		});
 		void exited.then(() => worker.terminate());
-		return { stop: () => worker.postMessage("stop"), exited };
+		return { stop: () => worker.postMessage("stop"), ready, exited };
+	},
+
+	reportReady() {
+		if (isWorker) self.postMessage({ ready: true } satisfies WorkerMessage);
 	},
 
 	onShutdownRequest(stop) {
@@ -71,7 +89,7 @@ const deno: RuntimeAdapter = {
 	},
 
 	exit(code) {
-		if (isWorker) self.postMessage({ exit: code });
+		if (isWorker) self.postMessage({ exit: code } satisfies WorkerMessage);
 		return Deno.exit(code);
 	},
 };

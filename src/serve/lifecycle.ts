@@ -3,6 +3,7 @@ import { createApp, PASSENGER_FIELDS } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { loadRegistry, ModelLoadError } from "../inference/registry.ts";
 import { createLogger, type Logger } from "../logger.ts";
+import { supervise } from "./supervisor.ts";
 import { warmRequestPath } from "./warm-up.ts";
 
 /** What a runtime adapter returns once it is listening. */
@@ -12,12 +13,20 @@ export interface Listener {
 	close(): Promise<void>;
 }
 
+/** How a worker ended: its exit status, or the signal that killed it. */
+export interface WorkerExit {
+	readonly code: number | null;
+	readonly signal: string | null;
+}
+
 /** A copy of the server started by the supervisor. */
 export interface WorkerHandle {
 	/** Asks the worker to drain and exit. */
 	stop(): void;
-	/** Resolves with the worker's exit status. */
-	readonly exited: Promise<number>;
+	/** Resolves once the worker reports ready; never, if it dies first. */
+	readonly ready: Promise<void>;
+	/** Resolves when the worker has ended, after `ready` if it was reported. */
+	readonly exited: Promise<WorkerExit>;
 }
 
 /**
@@ -33,6 +42,8 @@ export interface RuntimeAdapter {
 	readonly workerIndex: number | null;
 	/** Starts worker `index` running this same entry point. */
 	startWorker(index: number): WorkerHandle;
+	/** Tells the supervisor this worker is ready; does nothing in the copy the user started. */
+	reportReady(): void;
 	/** Calls `stop` when this copy is asked to shut down (a signal, or its supervisor). */
 	onShutdownRequest(stop: (reason: string) => void): void;
 	exit(code: number): never;
@@ -45,8 +56,6 @@ export class ListenError extends Error {}
 const DRAIN_TIMEOUT_MS = 4000;
 /** How long responses announce "Connection: close" before the listener stops. */
 const CLOSE_NOTICE_MS = 250;
-/** A worker that dies sooner than this after its start failed to start: give up, don't loop. */
-const WORKER_STARTUP_MS = 10_000;
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
 
@@ -71,7 +80,7 @@ export async function run(runtime: RuntimeAdapter, env: Record<string, string | 
 	const logger = createLogger(config.logLevel, (line) => console.error(`${label}${line}`));
 
 	if (config.workers > 1 && runtime.workerIndex === null) {
-		supervise(runtime, config, logger);
+		supervise(runtime, config, logger, DRAIN_TIMEOUT_MS);
 	} else {
 		await serve(runtime, config, logger, fail);
 	}
@@ -84,7 +93,9 @@ async function serve(
 	fail: (message: string) => never,
 ): Promise<void> {
 	// Load and verify every model before binding: the server never listens half-loaded.
-	const registry = await loadRegistry(config.modelsDir, PASSENGER_FIELDS).catch((error) =>
+	const registry = await loadRegistry(config.modelsDir, PASSENGER_FIELDS, {
+		warn: (line) => logger.warn(line),
+	}).catch((error) =>
 		fail(
 			error instanceof ModelLoadError
 				? `cannot load models: ${error.message}`
@@ -128,7 +139,8 @@ async function serve(
 	});
 
 	try {
-		await warmRequestPath(app, registry.ids);
+		const warmed = await warmRequestPath(app, registry.ids, { apiKey: config.apiKey });
+		logger.info(`warmed the request path: ${warmed.requests} requests in ${warmed.ms} ms`);
 		await registry.warm();
 	} catch (error) {
 		fail(`warm-up failed: ${firstLine(error)}`);
@@ -136,45 +148,5 @@ async function serve(
 	logger.info(
 		`ready: ${registry.ids.join(", ")} (${Math.round(performance.now())} ms after start)`,
 	);
-}
-
-function supervise(runtime: RuntimeAdapter, config: Config, logger: Logger): void {
-	logger.info(
-		`starting ${config.workers} workers on ${config.host}:${config.port} (${runtime.name})`,
-	);
-	const workers = new Map<number, WorkerHandle>();
-	let stopping = false;
-	let exitCode = 0;
-
-	const stopAll = (reason: string, code: number) => {
-		if (stopping) return;
-		stopping = true;
-		exitCode = code;
-		logger.info(`${reason}: stopping ${workers.size} workers`);
-		for (const worker of workers.values()) worker.stop();
-		if (workers.size === 0) runtime.exit(exitCode);
-		// Each worker drains within DRAIN_TIMEOUT_MS; this only guards against a hung one.
-		setTimeout(() => runtime.exit(exitCode), DRAIN_TIMEOUT_MS + 1000).unref?.();
-	};
-
-	const start = (index: number) => {
-		const startedAt = Date.now();
-		const worker = runtime.startWorker(index);
-		workers.set(index, worker);
-		void worker.exited.then((code) => {
-			workers.delete(index);
-			if (stopping) {
-				if (workers.size === 0) runtime.exit(exitCode);
-			} else if (Date.now() - startedAt < WORKER_STARTUP_MS) {
-				// Its own one-line error says why; restarting would only repeat it.
-				stopAll(`worker ${index} failed to start (exit ${code})`, 1);
-			} else {
-				logger.warn(`worker ${index} exited with ${code}; restarting it`);
-				start(index);
-			}
-		});
-	};
-
-	runtime.onShutdownRequest((reason) => stopAll(reason, 0));
-	for (let index = 1; index <= config.workers; index++) start(index);
+	runtime.reportReady();
 }

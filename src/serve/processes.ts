@@ -4,28 +4,44 @@ import type { RuntimeAdapter, WorkerHandle } from "./lifecycle.ts";
 
 /** Set in a worker's environment to its number; absent in the copy the user started. */
 const WORKER_ENV = "TITANIC_WORKER";
+/** What a worker sends its supervisor over the IPC channel once it is ready. */
+const READY_MESSAGE = "ready";
+
+const workerIndex = process.env[WORKER_ENV] ? Number(process.env[WORKER_ENV]) : null;
 
 /**
- * Workers as child processes re-running this entry point, and POSIX signals for shutdown: how
- * Node and Bun run copies of the server (Deno uses worker threads instead, see deno.ts).
+ * Workers as child processes re-running this entry point, an IPC channel for their readiness,
+ * and POSIX signals for shutdown: how Node and Bun run copies of the server (Deno uses worker
+ * threads instead, see deno.ts).
  */
 export const processWorkers: Pick<
 	RuntimeAdapter,
-	"workerIndex" | "startWorker" | "onShutdownRequest" | "exit"
+	"workerIndex" | "startWorker" | "reportReady" | "onShutdownRequest" | "exit"
 > = {
-	workerIndex: process.env[WORKER_ENV] ? Number(process.env[WORKER_ENV]) : null,
+	workerIndex,
 
 	startWorker(index: number): WorkerHandle {
 		const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? ""], {
 			env: { ...process.env, [WORKER_ENV]: String(index) },
-			stdio: "inherit",
+			stdio: ["inherit", "inherit", "inherit", "ipc"],
 		});
 		return {
 			stop: () => child.kill("SIGTERM"),
+			ready: new Promise((resolve) =>
+				child.on("message", (message) => message === READY_MESSAGE && resolve()),
+			),
+			// "close", unlike "exit", comes after every message the worker sent: a worker that
+			// reported ready and died at once is not taken for one that failed to start.
 			exited: new Promise((resolve) =>
-				child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+				child.once("close", (code, signal) => resolve({ code, signal })),
 			),
 		};
+	},
+
+	reportReady() {
+		// Only to our own supervisor: a process manager that started this copy with an IPC
+		// channel of its own has not asked for the message.
+		if (workerIndex !== null && process.connected) process.send?.(READY_MESSAGE);
 	},
 
 	onShutdownRequest(stop) {

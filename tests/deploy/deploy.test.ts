@@ -519,7 +519,8 @@ describe("HEALTHCHECK commands", () => {
 		if (!MODELS_PRESENT) return;
 		server = await startServer("node", { HOST: "127.0.0.1" });
 		await waitReady(server.url);
-	}, 30_000);
+		// startServer and waitReady may each take their 20 s on a slow machine.
+	}, 60_000);
 
 	afterAll(async () => {
 		await notReady?.stop(true);

@@ -150,5 +150,5 @@ describe("node, bun and deno answer alike", () => {
 			const server = servers.get(runtime) as RunningServer;
 			expect({ runtime, code: await server.stop() }).toEqual({ runtime, code: 0 });
 		}
-	});
+	}, 20_000);
 });

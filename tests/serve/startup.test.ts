@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -7,6 +7,10 @@ import type { Manifest } from "../../src/inference/manifest.ts";
 import { PROJECT_ROOT, RUNTIMES, runToExit, serveCommand } from "../support/server.ts";
 
 /** Startup problems end in one line on stderr and exit status 1, on every runtime. */
+
+// Each test runs a server to its exit, over a second for Node on a loaded 2-core machine. Longer
+// than runToExit's own 20 s limit, so a hung server fails with its output, not bun's timeout.
+setDefaultTimeout(30_000);
 
 function expectOneLineFailure(
 	result: { code: number | null; stderr: string },

@@ -74,21 +74,46 @@ describe.each(RUNTIMES)("%s with WORKERS=2", (runtime) => {
 	}, 30_000);
 });
 
-test("node: a worker that crashes after starting is replaced", async () => {
-	const port = await freePort();
-	const server = await startServer("node", { PORT: String(port), WORKERS: "2" }, 30_000);
-	await until(() => (server.stderr().match(/worker \d: info: ready/g) ?? []).length === 2, 30_000);
-	// Past the startup window, a death is a crash to recover from, not a failure to start.
-	await Bun.sleep(10_500);
-	const [victim] = childrenOf(server.process.pid as number);
-	process.kill(victim as number, "SIGKILL");
-	await until(() => /exited with \d+; restarting it/.test(server.stderr()), 10_000);
-	await until(() => (server.stderr().match(/worker \d: info: ready/g) ?? []).length === 3, 30_000);
-	expect(childrenOf(server.process.pid as number)).toHaveLength(2);
-	const response = await fetch(`http://127.0.0.1:${port}/health`);
-	expect(response.status).toBe(200);
-	expect(await server.stop()).toBe(0);
-}, 90_000);
+/** `count` predictions, each on a new connection so the kernel spreads them across listeners. */
+async function predictStatuses(port: number, count: number): Promise<number[]> {
+	return Promise.all(
+		Array.from({ length: count }, () =>
+			fetch(`http://127.0.0.1:${port}/predict/gbdt-onnx`, {
+				method: "POST",
+				headers: { "content-type": "application/json", connection: "close" },
+				body: JSON.stringify(passenger),
+			}).then((r) => r.status),
+		),
+	);
+}
+
+const readyLines = (server: { stderr(): string }) =>
+	(server.stderr().match(/worker \d: info: ready/g) ?? []).length;
+
+describe.each(["node", "bun"] as const)("%s supervisor with WORKERS=2", (runtime) => {
+	test("a worker killed after it was ready is restarted, and SIGTERM still stops all", async () => {
+		const port = await freePort();
+		const server = await startServer(runtime, { PORT: String(port), WORKERS: "2" }, 60_000);
+		await until(() => readyLines(server) === 2, 60_000);
+		const supervisorPid = server.process.pid as number;
+		const [victim] = childrenOf(supervisorPid);
+		process.kill(victim as number, "SIGKILL");
+
+		await until(() => /was killed by SIGKILL; restarting it/.test(server.stderr()), 60_000);
+		// The dead worker's socket is closed by now: the survivor takes every connection.
+		expect(await predictStatuses(port, 10)).toEqual(Array(10).fill(200));
+		await until(() => readyLines(server) === 3, 60_000);
+		expect(await predictStatuses(port, 20)).toEqual(Array(20).fill(200));
+		expect(server.stderr()).not.toContain("failed to start");
+
+		const workerPids = childrenOf(supervisorPid);
+		expect(workerPids).toHaveLength(2);
+		expect(workerPids).not.toContain(victim);
+		expect(await server.stop()).toBe(0);
+		expect(server.stderr().match(/worker \d: info: stopped/g) ?? []).toHaveLength(2);
+		for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
+	}, 180_000);
+});
 
 test("WORKERS must be 1-64 or auto, and needs a fixed PORT", async () => {
 	for (const [env, message] of [

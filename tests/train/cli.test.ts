@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +13,8 @@ import {
 } from "./fixtures.ts";
 
 afterAll(removeTempDirs);
+// Each test spawns Node once or twice: seconds on a slow or loaded machine, so not bun's 5 s.
+setDefaultTimeout(30_000);
 
 function train(data: string, out: string) {
 	const run = spawnSync(NODE, [TRAIN_CLI, "--data", data, "--out", out], {
@@ -56,7 +58,7 @@ describe("npm run train (node src/train/cli.ts)", () => {
 		);
 		expect(manifest.data.rows).toBe(120);
 		expect(manifest.split.testRows + manifest.split.trainRows).toBe(120);
-	}, 30_000);
+	});
 
 	let failures = 0;
 	/** Runs the CLI on bad input against an existing models folder, which must survive as it was. */

@@ -1,0 +1,76 @@
+import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
+import { BODY_LIMITS } from "./body.ts";
+import { ErrorBody } from "./schemas.ts";
+
+/** The name of the bearer security scheme in the OpenAPI document. */
+const BEARER = "bearerAuth";
+
+/** A JSON request or response body of `schema`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+	content: { "application/json": { schema } },
+	description,
+});
+
+const MIB = 1024 * 1024;
+const size = (bytes: number) => (bytes % MIB === 0 ? `${bytes / MIB} MiB` : `${bytes / 1024} KiB`);
+
+/** When each error status happens, as the README's error table says. */
+const ERROR_DESCRIPTIONS = {
+	400: "malformed_json (empty body, not JSON, not UTF-8) or invalid_request (every invalid field is listed in issues)",
+	401: "unauthorized: API_KEY is set and the bearer token is missing or wrong",
+	404: "unknown_model: the message lists the known models",
+	405: "method_not_allowed: answered to any method this path does not take",
+	413: `payload_too_large: a body over ${size(BODY_LIMITS.single)} (one passenger) or ${size(BODY_LIMITS.batch)} (a batch)`,
+	415: "unsupported_media_type: a body that is not application/json (utf-8)",
+} as const;
+export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
+
+const text = (description: string) => ({ description, schema: { type: "string" as const } });
+const ERROR_HEADERS: Partial<Record<ErrorStatus, Record<string, ReturnType<typeof text>>>> = {
+	401: { "WWW-Authenticate": text('Bearer realm="titanic"') },
+	405: { Allow: text("The methods this path takes") },
+};
+
+/** The documented error responses, in the service's JSON envelope. */
+export function errors(...statuses: ErrorStatus[]): RouteConfig["responses"] {
+	return Object.fromEntries(
+		statuses.map((status) => {
+			const headers = ERROR_HEADERS[status];
+			return [
+				status,
+				{ ...json(ErrorBody, ERROR_DESCRIPTIONS[status]), ...(headers && { headers }) },
+			];
+		}),
+	);
+}
+
+/**
+ * Adds what every route shares to its documentation: the 405 its path gives any other method
+ * and, for a route behind API_KEY, the bearer requirement and its 401.
+ */
+export function withSharedResponses(route: RouteConfig, needsToken: boolean): RouteConfig {
+	if (!needsToken) return { ...route, responses: { ...route.responses, ...errors(405) } };
+	return {
+		...route,
+		security: [{ [BEARER]: [] }],
+		responses: { ...route.responses, ...errors(401, 405) },
+	};
+}
+
+/** Serves the OpenAPI 3.1 document of every route registered on `app`. */
+export function serveOpenApiDocument(app: OpenAPIHono, path: string): void {
+	app.openAPIRegistry.registerComponent("securitySchemes", BEARER, {
+		type: "http",
+		scheme: "bearer",
+		description:
+			"Authorization: Bearer <API_KEY>. Applies only when the server is started with API_KEY set; without it every route is open.",
+	});
+	app.doc31(path, {
+		openapi: "3.1.0",
+		info: {
+			title: "Titanic survival inference",
+			version: "1.0.0",
+			description: "One Hono service on Node, Bun and Deno, serving four model variants.",
+		},
+	});
+}

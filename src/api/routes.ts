@@ -1,0 +1,132 @@
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import type { Registry } from "../inference/registry.ts";
+import { ApiError } from "./errors.ts";
+import { errors, json, withSharedResponses } from "./openapi.ts";
+import { BATCH, type Handler, ONE_PASSENGER, predictHandler, requestedModel } from "./predict.ts";
+import type { Respond } from "./respond.ts";
+import {
+	BatchPrediction,
+	BatchRequest,
+	Health,
+	ModelInfo,
+	ModelList,
+	ModelParam,
+	Passenger,
+	Prediction,
+	Readiness,
+} from "./schemas.ts";
+
+/** A route's documentation and its handler, declared together so the two cannot drift. */
+export interface ApiRoute {
+	readonly config: RouteConfig;
+	readonly handler: Handler;
+}
+
+/** Paths that need the bearer token when API_KEY is set; the probes and documents stay open. */
+export const PROTECTED_PATHS = ["/predict/*", "/models", "/models/*"] as const;
+
+const needsToken = (path: string) =>
+	PROTECTED_PATHS.some((p) => (p.endsWith("/*") ? path.startsWith(p.slice(0, -1)) : path === p));
+
+/** Every route of the service except the two documents (/openapi.json, /docs). */
+export function apiRoutes(registry: Registry, respond: Respond): ApiRoute[] {
+	return [
+		{
+			config: {
+				method: "get",
+				path: "/health",
+				summary: "Liveness: the process answers",
+				responses: { 200: json(Health, "Alive") },
+			},
+			handler: () => respond({ status: "ok" }),
+		},
+		{
+			config: {
+				method: "get",
+				path: "/ready",
+				summary: "Readiness: every model is loaded and warmed",
+				responses: { 200: json(Readiness, "Ready"), 503: json(Readiness, "Still warming up") },
+			},
+			handler: () =>
+				registry.ready ? respond({ status: "ready" }) : respond({ status: "starting" }, 503),
+		},
+		{
+			config: {
+				method: "get",
+				path: "/models",
+				summary: "Every model variant with its metadata",
+				responses: { 200: json(ModelList, "The models") },
+			},
+			handler: () => respond({ models: registry.list().map((m) => m.info) }),
+		},
+		{
+			config: {
+				method: "get",
+				path: "/models/{model}",
+				summary: "One model variant",
+				request: { params: ModelParam },
+				responses: { 200: json(ModelInfo, "The model"), ...errors(404) },
+			},
+			handler: (c) => respond(requestedModel(c, registry).info),
+		},
+		{
+			config: {
+				method: "post",
+				path: "/predict/{model}",
+				summary: "Survival probability for one passenger",
+				request: {
+					params: ModelParam,
+					body: { ...json(Passenger, "One passenger"), required: true },
+				},
+				responses: { 200: json(Prediction, "The prediction"), ...errors(400, 404, 413, 415) },
+			},
+			handler: predictHandler(ONE_PASSENGER, registry, respond),
+		},
+		{
+			config: {
+				method: "post",
+				path: "/predict/{model}/batch",
+				summary: "Survival probabilities for 1 to 1000 passengers in one inference call",
+				request: {
+					params: ModelParam,
+					body: { ...json(BatchRequest, "Up to 1000 passengers"), required: true },
+				},
+				responses: {
+					200: json(BatchPrediction, "The predictions"),
+					...errors(400, 404, 413, 415),
+				},
+			},
+			handler: predictHandler(BATCH, registry, respond),
+		},
+	];
+}
+
+/**
+ * Documents each route and mounts its handler; returns the methods of each mounted path. The
+ * request is validated inside the handler (not by a generated validator) so content type, size
+ * and JSON errors keep the service's envelope.
+ */
+export function mountRoutes(app: OpenAPIHono, routes: readonly ApiRoute[]): Map<string, string[]> {
+	const methodsByPath = new Map<string, string[]>();
+	for (const { config, handler } of routes) {
+		app.openAPIRegistry.registerPath(withSharedResponses(config, needsToken(config.path)));
+		const path = config.path.replace(/\{(\w+)\}/g, ":$1");
+		const method = config.method.toUpperCase();
+		app.on(method, path, handler);
+		methodsByPath.set(path, [...(methodsByPath.get(path) ?? []), method]);
+	}
+	return methodsByPath;
+}
+
+/** Answers any other method on a mounted path 405, naming the right ones in Allow. */
+export function rejectOtherMethods(
+	app: OpenAPIHono,
+	methodsByPath: ReadonlyMap<string, readonly string[]>,
+): void {
+	for (const [path, methods] of methodsByPath) {
+		const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : [])].join(", ");
+		app.all(path, () => {
+			throw new ApiError(405, "method_not_allowed", `use ${allow}`, { headers: { Allow: allow } });
+		});
+	}
+}

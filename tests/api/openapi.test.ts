@@ -1,0 +1,117 @@
+import { describe, expect, test } from "bun:test";
+import { createApp } from "../../src/app.ts";
+import { MODEL_IDS } from "../../src/inference/model-info.ts";
+import type { Registry } from "../../src/inference/registry.ts";
+import { createLogger } from "../../src/logger.ts";
+
+/** The document is built from the routes alone: no model needs to be loaded. */
+const noModels: Registry = {
+	get: () => undefined,
+	list: () => [],
+	ids: [],
+	ready: true,
+	warm: async () => {},
+	close: async () => {},
+};
+const KEY = "openapi-key-0123456789";
+
+interface Operation {
+	security?: Record<string, string[]>[];
+	parameters?: { name: string; in: string; schema: { enum?: string[] } }[];
+	responses: Record<string, { headers?: Record<string, unknown> }>;
+}
+interface Document {
+	paths: Record<string, Record<string, Operation>>;
+	components: {
+		securitySchemes?: Record<string, { type: string; scheme: string; description: string }>;
+	};
+}
+
+const app = createApp(noModels, { logger: createLogger("silent") });
+const doc = (await (await app.request("/openapi.json")).json()) as Document;
+const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+	Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+);
+const PROTECTED = [
+	"post /predict/{model}",
+	"post /predict/{model}/batch",
+	"get /models",
+	"get /models/{model}",
+];
+/** A concrete URL for a documented path. */
+const urlOf = (path: string) => path.replace("{model}", "gbdt-ts");
+
+test("documents every route", () => {
+	expect(operations.map((o) => `${o.method} ${o.path}`).sort()).toEqual(
+		[...PROTECTED, "get /health", "get /ready"].sort(),
+	);
+});
+
+describe("bearer authentication", () => {
+	test("a bearer security scheme that says it applies only with API_KEY", () => {
+		const scheme = doc.components.securitySchemes?.bearerAuth;
+		expect(scheme).toMatchObject({ type: "http", scheme: "bearer" });
+		expect(scheme?.description).toContain("only when");
+		expect(scheme?.description).toContain("API_KEY");
+	});
+
+	test("the prediction and model operations require it and document 401; the probes do not", () => {
+		for (const { path, method, operation } of operations) {
+			const name = `${method} ${path}`;
+			const secured = PROTECTED.includes(name);
+			expect({ name, security: operation.security }).toEqual({
+				name,
+				security: secured ? [{ bearerAuth: [] }] : undefined,
+			});
+			expect({ name, has401: "401" in operation.responses }).toEqual({ name, has401: secured });
+		}
+	});
+
+	test("what the document marks secured is what the server guards", async () => {
+		const secured = createApp(noModels, { logger: createLogger("silent"), apiKey: KEY });
+		for (const { path, method, operation } of operations) {
+			const response = await secured.request(urlOf(path), { method: method.toUpperCase() });
+			const name = `${method} ${path}`;
+			expect({ name, status: response.status === 401 }).toEqual({
+				name,
+				status: operation.security !== undefined,
+			});
+		}
+	});
+});
+
+describe("error responses", () => {
+	const statuses = (path: string, method: string) =>
+		Object.keys(doc.paths[path]?.[method]?.responses ?? {});
+
+	test("predictions document 400, 404, 413 and 415; one model 404", () => {
+		for (const path of ["/predict/{model}", "/predict/{model}/batch"]) {
+			expect(statuses(path, "post")).toEqual(["200", "400", "401", "404", "405", "413", "415"]);
+		}
+		expect(statuses("/models/{model}", "get")).toEqual(["200", "401", "404", "405"]);
+		expect(statuses("/models", "get")).toEqual(["200", "401", "405"]);
+		expect(statuses("/ready", "get")).toEqual(["200", "405", "503"]);
+	});
+
+	test("every path documents its 405 with Allow, and answers one", async () => {
+		for (const { path, operation } of operations) {
+			expect(operation.responses["405"]?.headers).toHaveProperty("Allow");
+			const response = await app.request(urlOf(path), { method: "DELETE" });
+			expect({ path, status: response.status }).toEqual({ path, status: 405 });
+		}
+	});
+
+	test("401 documents its WWW-Authenticate header", () => {
+		expect(doc.paths["/models"]?.get?.responses["401"]?.headers).toHaveProperty("WWW-Authenticate");
+	});
+});
+
+test("the model path parameter enumerates the model ids", () => {
+	const withModel = operations.filter((o) => o.path.includes("{model}"));
+	expect(withModel).toHaveLength(3);
+	for (const { operation } of withModel) {
+		const param = operation.parameters?.find((p) => p.name === "model");
+		expect(param?.in).toBe("path");
+		expect(param?.schema.enum).toEqual([...MODEL_IDS]);
+	}
+});
