@@ -47,6 +47,9 @@ export const processWorkers: Pick<
 	onShutdownRequest(stop) {
 		process.on("SIGINT", () => stop("SIGINT"));
 		process.on("SIGTERM", () => stop("SIGTERM"));
+		// A supervisor killed outright (SIGKILL, OOM) sends no signal: its closed IPC channel is
+		// the only notice, and without it the workers would hold the port forever.
+		if (workerIndex !== null) process.once("disconnect", () => stop("supervisor gone"));
 	},
 
 	exit: (code) => process.exit(code),

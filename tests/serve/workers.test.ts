@@ -113,6 +113,32 @@ describe.each(["node", "bun"] as const)("%s supervisor with WORKERS=2", (runtime
 		expect(server.stderr().match(/worker \d: info: stopped/g) ?? []).toHaveLength(2);
 		for (const pid of workerPids) expect(() => process.kill(pid, 0)).toThrow();
 	}, 180_000);
+
+	test("workers whose supervisor was killed outright drain and exit, freeing the port", async () => {
+		const port = await freePort();
+		const server = await startServer(runtime, { PORT: String(port), WORKERS: "2" }, 60_000);
+		await until(() => readyLines(server) === 2, 60_000);
+		const workerPids = childrenOf(server.process.pid as number);
+		expect(workerPids).toHaveLength(2);
+		server.process.kill("SIGKILL");
+
+		const gone = (pid: number) => {
+			try {
+				process.kill(pid, 0);
+				return false;
+			} catch {
+				return true;
+			}
+		};
+		try {
+			await until(() => workerPids.every(gone), 60_000);
+		} finally {
+			for (const pid of workerPids.filter((pid) => !gone(pid))) process.kill(pid, "SIGKILL");
+		}
+		expect(server.stderr().match(/worker \d: info: supervisor gone: draining/g) ?? []).toHaveLength(
+			2,
+		);
+	}, 120_000);
 });
 
 test("WORKERS must be 1-64 or auto, and needs a fixed PORT", async () => {
