@@ -14,11 +14,12 @@ import {
 import { buildPlan } from "./plan.ts";
 import { killAllGroups } from "./processes.ts";
 import { renderReport, writeReport } from "./report/render.ts";
-import { labelSources } from "./report/select.ts";
+import { labelSources } from "./report/sources.ts";
 import { terminalTable } from "./report/terminal.ts";
 import { RESULTS_SCHEMA_VERSION, type Results, writeResults } from "./results.ts";
-import { type RunOutput, runPlan, type ServerSettings } from "./runner.ts";
+import { type RunOutput, runPlan } from "./runner.ts";
 import { denoRunFlags, serverCommand } from "./runtimes.ts";
+import type { ServerSettings } from "./session.ts";
 import { runSoak, soakFailure, soakModels } from "./soak.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -61,6 +62,58 @@ function preflight(options: Options): void {
 	}
 }
 
+type Output = RunOutput & { soak?: Results["soak"] };
+
+/** --soak: one server per runtime and workers value under sustained load. */
+async function soakMode(
+	options: Options,
+	soakMs: number,
+	settings: ServerSettings,
+	how: string,
+): Promise<Output> {
+	const models = soakModels(settings.generator, options.models, options.modelsGiven);
+	const concurrency = options.concurrencyGiven
+		? (options.concurrency[0] as number)
+		: DEFAULTS.soakConcurrency;
+	settings.progress(
+		`bench: soak ${soakMs / 1000} s per server: ${options.runtimes.join(",")}, workers ${options.workers.join(",")}, concurrency ${concurrency}, models ${models.join(",")}; ${how}`,
+	);
+	const { soak, processes } = await runSoak({
+		...settings,
+		runtimes: options.runtimes,
+		workers: options.workers,
+		models,
+		concurrency,
+		durationMs: soakMs,
+		markMs: options.soakMarkMs,
+	});
+	return { processes, cells: [], soak };
+}
+
+/** The normal run: every runtime, model and concurrency, round after round. */
+function benchMode(options: Options, settings: ServerSettings, how: string): Promise<Output> {
+	settings.progress(
+		`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${options.workers.join(",")}, ${options.rounds} round(s); ${how}`,
+	);
+	return runPlan(buildPlan(options), { ...settings, requests: options.requests });
+}
+
+function optionsRecord(options: Options): Results["options"] {
+	return {
+		runtimes: options.runtimes,
+		models: options.models,
+		requests: options.requests,
+		concurrency: options.concurrency,
+		warmup: options.warmup,
+		rounds: options.rounds,
+		loadgen: options.loadgen,
+		body: options.bodySource,
+		pin: options.pin,
+		workers: options.workersSpec,
+		...(options.soakMs === null ? {} : { soakMs: options.soakMs }),
+	};
+}
+
 async function main(argv: readonly string[]): Promise<number> {
 	const options = parseOptions(argv);
 	if (options.help) {
@@ -68,10 +121,9 @@ async function main(argv: readonly string[]): Promise<number> {
 		return 0;
 	}
 	const body = readBody(options);
-	const timeout = readyTimeoutMs();
+	const readyTimeout = readyTimeoutMs();
 	preflight(options);
-	const version = projectVersion(ROOT);
-	const generator = await selectGenerator(options.loadgen, ROOT, version);
+	const generator = await selectGenerator(options.loadgen, ROOT, projectVersion(ROOT));
 	const pinning = resolvePinning(options.pin);
 	const createdAt = new Date().toISOString();
 	const outDir = resolve(
@@ -79,49 +131,23 @@ async function main(argv: readonly string[]): Promise<number> {
 	);
 	mkdirSync(join(outDir, "raw"), { recursive: true });
 	const progress = (line: string) => process.stderr.write(`${line}\n`);
-	const pinned = `pinned: ${pinning.pinned ? "yes" : `no (${pinning.note})`}`;
-	const generatorName = `${generator.info.name} ${generator.info.version}`;
-	const workers = options.workers.join(",");
 	const environment = await describeEnvironment(ROOT, options.runtimes);
-	const common: ServerSettings = {
+	const settings: ServerSettings = {
 		root: ROOT,
 		outDir,
 		generator,
 		warmup: options.warmup,
 		body,
-		readyTimeoutMs: timeout,
+		readyTimeoutMs: readyTimeout,
 		port: options.port,
 		pinning,
 		progress,
 	};
-	let output: RunOutput & { soak?: Results["soak"] };
-	if (options.soakMs !== null) {
-		const models = soakModels(generator, options.models, options.modelsGiven);
-		const concurrency = options.concurrencyGiven
-			? (options.concurrency[0] as number)
-			: DEFAULTS.soakConcurrency;
-		progress(
-			`bench: soak ${options.soakMs / 1000} s per server: ${options.runtimes.join(",")}, workers ${workers}, concurrency ${concurrency}, models ${models.join(",")}; ${generatorName}; ${pinned}`,
-		);
-		const { soak, processes } = await runSoak({
-			...common,
-			runtimes: options.runtimes,
-			workers: options.workers,
-			models,
-			concurrency,
-			durationMs: options.soakMs,
-			markMs: options.soakMarkMs,
-		});
-		output = { processes, cells: [], soak };
-	} else {
-		progress(
-			`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${workers}, ${options.rounds} round(s); ${generatorName}; ${pinned}`,
-		);
-		output = await runPlan(buildPlan(options), {
-			...common,
-			requests: options.requests,
-		});
-	}
+	const how = `${generator.info.name} ${generator.info.version}; pinned: ${pinning.pinned ? "yes" : `no (${pinning.note})`}`;
+	const output =
+		options.soakMs === null
+			? await benchMode(options, settings, how)
+			: await soakMode(options, options.soakMs, settings, how);
 	const results: Results = {
 		schemaVersion: RESULTS_SCHEMA_VERSION,
 		createdAt,
@@ -130,25 +156,13 @@ async function main(argv: readonly string[]): Promise<number> {
 			generator: generator.info,
 			pinning: { pinned: pinning.pinned, note: pinning.note },
 		},
-		options: {
-			runtimes: options.runtimes,
-			models: options.models,
-			requests: options.requests,
-			concurrency: options.concurrency,
-			warmup: options.warmup,
-			rounds: options.rounds,
-			loadgen: options.loadgen,
-			body: options.bodySource,
-			pin: options.pin,
-			workers: options.workersSpec,
-			...(options.soakMs === null ? {} : { soakMs: options.soakMs }),
-		},
+		options: optionsRecord(options),
 		...output,
 	};
 	writeResults(join(outDir, "results.json"), results);
 	const rendered = renderReport(labelSources([results]));
 	writeReport(outDir, rendered);
-	process.stdout.write(`${rendered.main.map(terminalTable).join("\n\n")}\n`);
+	process.stdout.write(`${rendered.tables.map(terminalTable).join("\n\n")}\n`);
 	progress(`bench: report in ${relative(process.cwd(), join(outDir, "report.md")) || "report.md"}`);
 	const failure = output.soak ? soakFailure(output.soak) : null;
 	if (failure) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { findOnPath } from "./processes.ts";
 import { type RuntimeName, runtimeVersion } from "./runtimes.ts";
 
-export interface Pinning {
+interface Pinning {
 	pinned: boolean;
 	/** Which cores the server and generator used, or why pinning was not done. */
 	note: string;
@@ -21,7 +21,7 @@ export function projectVersion(root: string): string {
 	}
 }
 
-export function onnxruntimeVersion(root: string): string | null {
+function onnxruntimeVersion(root: string): string | null {
 	const file = join(root, "node_modules", "onnxruntime-node", "package.json");
 	if (!existsSync(file)) return null;
 	return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version ?? null;

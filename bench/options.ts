@@ -1,11 +1,10 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
+import { FLOOR } from "./results.ts";
 import { RUNTIMES, type RuntimeName } from "./runtimes.ts";
 
 export const MODELS = ["mlp-onnx", "gbdt-onnx", "mlp-ts", "gbdt-ts"] as const;
-/** The floor row: GET /health, the runtime's bare HTTP round trip. */
-export const FLOOR = "floor";
-export const LOADGENS = ["auto", "oha", "builtin"] as const;
+const LOADGENS = ["auto", "oha", "builtin"] as const;
 export type LoadgenMode = (typeof LOADGENS)[number];
 
 export const DEFAULT_BODY = '{"Pclass":3,"Sex":"male","Age":22,"SibSp":1,"Parch":0,"Fare":7.25}';
@@ -41,7 +40,7 @@ export interface Options {
 }
 
 /**
- * Rounds default to 3 (runtimes interleaved A B C A B C, tables quote the median round): the
+ * Rounds default to 3 (runtimes interleaved A B C A B C, tables quote medians over the rounds): the
  * default run measured well under the 3-minute budget on a 2-core machine (see bench/README.md).
  */
 export const DEFAULTS = {
@@ -61,7 +60,7 @@ export const USAGE = `usage: bun run bench [options]
   --requests N        measured requests per cell (default ${DEFAULTS.requests})
   --concurrency LIST  e.g. 1,16,64 for a throughput sweep (default 1)
   --warmup N          unmeasured requests before each cell (default ${DEFAULTS.warmup})
-  --rounds N          rounds, runtimes interleaved; tables quote the median round (default ${DEFAULTS.rounds})
+  --rounds N          rounds, runtimes interleaved; tables quote medians over them (default ${DEFAULTS.rounds})
   --loadgen MODE      auto|oha|builtin (auto: oha >= 1.9 if found, else builtin)
   --out DIR           output folder (default bench/results/<timestamp>/)
   --body FILE         JSON request body for /predict (default a third-class male passenger)

@@ -1,4 +1,5 @@
-import { FLOOR, type Options } from "./options.ts";
+import type { Options } from "./options.ts";
+import { FLOOR } from "./results.ts";
 import type { RuntimeName } from "./runtimes.ts";
 
 export interface CellPlan {

@@ -16,36 +16,11 @@ function ticksPerSecond(): number {
 	return clockTicks;
 }
 
-/** Peak resident set size (VmHWM), KiB. */
-export function peakRssKiB(pid: number): number | null {
-	try {
-		const status = readFileSync(`/proc/${pid}/status`, "utf8");
-		const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
-		return match ? Number(match[1]) : null;
-	} catch {
-		return null;
-	}
-}
-
-/** User plus system CPU time, ms. */
-export function cpuTimeMs(pid: number): number | null {
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-		// The command name (field 2) may hold spaces and parentheses: count from the last ")".
-		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		const utime = Number(fields[11]);
-		const stime = Number(fields[12]);
-		if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-		return ((utime + stime) * 1000) / ticksPerSecond();
-	} catch {
-		return null;
-	}
-}
-
-/** Field `index` (0-based, counted after the command name) of /proc/<pid>/stat, or null. */
+/** The fields of /proc/<pid>/stat after the command name (fields[0] is the state), or null. */
 function statFields(pid: number): string[] | null {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		// The command name (field 2) may hold spaces and parentheses: count from the last ")".
 		return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 	} catch {
 		return null;

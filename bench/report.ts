@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderReport, writeReport } from "./report/render.ts";
-import { labelSources } from "./report/select.ts";
+import { labelSources } from "./report/sources.ts";
 import { terminalTable } from "./report/terminal.ts";
 import { readResults } from "./results.ts";
 
@@ -46,7 +46,7 @@ function main(argv: string[]): number {
 	mkdirSync(out, { recursive: true });
 	const rendered = renderReport(labelSources(results));
 	writeReport(out, rendered);
-	process.stdout.write(`${rendered.main.map(terminalTable).join("\n\n")}\n`);
+	process.stdout.write(`${rendered.tables.map(terminalTable).join("\n\n")}\n`);
 	process.stderr.write(`bench:report: wrote ${join(out, "report.md")}\n`);
 	return 0;
 }

@@ -6,11 +6,14 @@ import { RUNTIMES } from "./runtimes.ts";
 
 export const RESULTS_SCHEMA_VERSION = 1;
 
+/** The model name of the floor cell: GET /health, the runtime's bare HTTP round trip. */
+export const FLOOR = "floor";
+
 const Count = z.number().int().nonnegative();
 const Ms = z.number().nonnegative();
 const MaybeMs = Ms.nullable();
 
-export const StatsSchema = z.object({
+const StatsSchema = z.object({
 	count: Count,
 	errors: Count,
 	statusCodes: z.record(z.string().regex(/^\d+$/), Count),
@@ -27,12 +30,11 @@ export const StatsSchema = z.object({
 	rps: z.number().nonnegative(),
 });
 
-export const GeneratorSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
-export type Generator = z.infer<typeof GeneratorSchema>;
+const GeneratorSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
 
-export const CellSchema = z.object({
+const CellSchema = z.object({
 	runtime: z.enum(RUNTIMES),
-	/** A model id, or "floor" for GET /health. */
+	/** A model id, or FLOOR for GET /health. */
 	model: z.string().min(1),
 	concurrency: z.number().int().positive(),
 	/** WORKERS the server ran with; absent (files written before workers existed) means 1. */
@@ -55,7 +57,7 @@ export const CellSchema = z.object({
 });
 export type Cell = z.infer<typeof CellSchema>;
 
-export const ProcessSchema = z.object({
+const ProcessSchema = z.object({
 	runtime: z.enum(RUNTIMES),
 	round: z.number().int().positive(),
 	/** WORKERS the server ran with; absent means 1. */
@@ -75,7 +77,7 @@ export const ProcessSchema = z.object({
 });
 export type ProcessRecord = z.infer<typeof ProcessSchema>;
 
-export const SoakRunSchema = z.object({
+const SoakRunSchema = z.object({
 	runtime: z.enum(RUNTIMES),
 	workers: z.number().int().positive(),
 	port: z.number().int().positive(),
@@ -107,7 +109,7 @@ export const SoakRunSchema = z.object({
 });
 export type SoakRun = z.infer<typeof SoakRunSchema>;
 
-export const SoakSchema = z.object({
+const SoakSchema = z.object({
 	durationMs: z.number().int().positive(),
 	markMs: z.number().int().positive(),
 	concurrency: z.number().int().positive(),
@@ -119,7 +121,7 @@ export const SoakSchema = z.object({
 });
 export type Soak = z.infer<typeof SoakSchema>;
 
-export const ResultsSchema = z.object({
+const ResultsSchema = z.object({
 	schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
 	createdAt: z.iso.datetime(),
 	environment: z.object({

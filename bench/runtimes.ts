@@ -73,7 +73,7 @@ export function freePort(): Promise<number> {
 	});
 }
 
-export interface StartOptions {
+interface StartOptions {
 	root: string;
 	port: number;
 	readyTimeoutMs: number;

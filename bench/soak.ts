@@ -1,23 +1,22 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import type { LoadGenerator, LoadRequest } from "./loadgen/types.ts";
+import type { LoadGenerator, LoadRequest, LoadResult } from "./loadgen/types.ts";
 import { MODELS } from "./options.ts";
 import { cellPlan } from "./plan.ts";
+import { workersSuffix, writeRawCsv } from "./raw.ts";
 import type { ProcessRecord, Soak, SoakRun } from "./results.ts";
-import { processRecord, rawCsv, type ServerSettings, warnIfUnclean, workersTag } from "./runner.ts";
-import { freePort, type RuntimeName, ServerError, startServer } from "./runtimes.ts";
-import { computeStats } from "./stats.ts";
+import type { RuntimeName } from "./runtimes.ts";
+import { type ServerSettings, type Session, serverName, withServer } from "./session.ts";
+import { computeStats, non2xx } from "./stats.ts";
 
 /**
  * --soak: sustained load on one server per runtime, its memory sampled once a second. The
  * issue's criterion: the peak RSS after the mark (10 s) stays within 10% of the RSS at the mark.
  */
-export const SOAK_TOLERANCE = 0.1;
+const SOAK_TOLERANCE = 0.1;
 /** The model a generator that cannot rotate (oha) sends when --models is not given. */
 export const SOAK_DEFAULT_MODEL = "gbdt-onnx";
 const SAMPLE_MS = 1000;
 
-export interface SoakSettings extends ServerSettings {
+interface SoakSettings extends ServerSettings {
 	runtimes: readonly RuntimeName[];
 	workers: readonly number[];
 	models: readonly string[];
@@ -40,7 +39,7 @@ export function soakModels(
 	return [modelsGiven ? (models[0] as string) : SOAK_DEFAULT_MODEL];
 }
 
-export interface RssVerdict {
+interface RssVerdict {
 	rssAtMarkKiB: number | null;
 	rssEndKiB: number | null;
 	peakRssKiB: number | null;
@@ -68,14 +67,16 @@ export function judgeRss(
 	};
 }
 
+/** Above the tolerance; the epsilon keeps a growth of exactly 1.10 (as a float) a pass. */
+const grewTooMuch = (growth: number): boolean => growth > 1 + SOAK_TOLERANCE + 1e-9;
+
 export function soakPasses(run: Pick<SoakRun, "growth" | "stats">): boolean {
-	const non2xx = Object.keys(run.stats.statusCodes).some((code) => !code.startsWith("2"));
 	return (
 		run.growth !== null &&
-		run.growth <= 1 + SOAK_TOLERANCE + 1e-9 &&
+		!grewTooMuch(run.growth) &&
 		run.stats.errors === 0 &&
 		run.stats.requests > 0 &&
-		!non2xx
+		non2xx(run.stats.statusCodes).length === 0
 	);
 }
 
@@ -93,103 +94,78 @@ export async function runSoak(
 	const processes: ProcessRecord[] = [];
 	for (const workers of settings.workers) {
 		for (const runtime of settings.runtimes) {
-			const { run, process } = await soakOne(runtime, workers, settings);
+			const {
+				result,
+				stop,
+				process: record,
+			} = await withServer(runtime, workers, { round: 1, tag: "[soak]" }, settings, (session) =>
+				soakLoad(session, settings),
+			);
+			const run: SoakRun = {
+				runtime,
+				workers,
+				port: record.port,
+				...result,
+				...judgeRss(result.rss, settings.markMs),
+				pass: false,
+				exitCode: stop.code,
+				killed: stop.killed,
+			};
+			run.pass = soakPasses(run);
+			settings.progress(soakLine(serverName(runtime, workers), run));
 			soak.runs.push(run);
-			processes.push(process);
+			processes.push(record);
 		}
 	}
 	return { soak, processes };
 }
 
-async function soakOne(
-	runtime: RuntimeName,
-	workers: number,
-	settings: SoakSettings,
-): Promise<{ run: SoakRun; process: ProcessRecord }> {
-	const name = `${runtime}${workersTag(workers)}`;
-	const port = settings.port ?? (await freePort());
-	const server = await startServer(runtime, {
-		root: settings.root,
-		port,
-		readyTimeoutMs: settings.readyTimeoutMs,
-		cpuList: settings.pinning.server,
-		workers,
-	});
-	const spawnToReadyMs = performance.now() - server.spawnedAt;
-	settings.progress(`[soak] ${name} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`);
-	const targets = settings.models.map((model) => {
-		const plan = cellPlan(model, settings.concurrency);
-		return {
-			method: plan.method,
-			url: `${server.baseUrl}${plan.path}`,
-			body: plan.method === "POST" ? settings.body : "",
-		};
-	});
-	const first = targets[0] as (typeof targets)[number];
+type SoakLoad = Pick<SoakRun, "generator" | "stats" | "rss" | "rawFile">;
+
+/** Warm-up, then DURATION of load with the server's RSS sampled every second from its start. */
+async function soakLoad(session: Session, settings: SoakSettings): Promise<SoakLoad> {
+	const { server } = session;
+	const plans = settings.models.map((model) => cellPlan(model, settings.concurrency));
 	const base: LoadRequest = {
-		url: first.url,
-		method: first.method,
-		body: first.method === "POST" ? settings.body : undefined,
-		contentType: first.method === "POST" ? "application/json" : undefined,
-		requests: Math.max(settings.warmup, settings.concurrency),
-		concurrency: settings.concurrency,
-		cpuList: settings.pinning.generator,
-		...(settings.generator.rotates ? { targets } : {}),
+		...session.request(
+			plans[0] as (typeof plans)[number],
+			Math.max(settings.warmup, settings.concurrency),
+		),
+		...(settings.generator.rotates ? { targets: plans.map(session.target) } : {}),
 	};
+	// Warm-up as a run of its own, so the clock of the RSS samples starts with the soak itself.
+	if (settings.warmup > 0) await settings.generator.run(base);
 	const rss: { tMs: number; kib: number }[] = [];
-	let sampler: ReturnType<typeof setInterval> | undefined;
+	const t0 = performance.now();
+	const take = () => {
+		const memory = server.sample();
+		if (memory) rss.push({ tMs: Math.round(performance.now() - t0), kib: memory.rssKiB });
+	};
+	take();
+	const sampler = setInterval(take, SAMPLE_MS);
+	let result: LoadResult;
 	try {
-		// Warm-up as a run of its own, so the clock of the RSS samples starts with the soak itself.
-		if (settings.warmup > 0) await settings.generator.run(base);
-		const t0 = performance.now();
-		const take = () => {
-			const memory = server.sample();
-			if (memory) rss.push({ tMs: Math.round(performance.now() - t0), kib: memory.rssKiB });
-		};
-		take();
-		sampler = setInterval(take, SAMPLE_MS);
 		settings.progress(
-			`[soak] ${name}: ${settings.durationMs / 1000} s at concurrency ${settings.concurrency} over ${settings.models.join(", ")}`,
+			`[soak] ${session.name}: ${settings.durationMs / 1000} s at concurrency ${settings.concurrency} over ${settings.models.join(", ")}`,
 		);
-		const result = await settings.generator.run({ ...base, durationMs: settings.durationMs });
+		result = await settings.generator.run({ ...base, durationMs: settings.durationMs });
+	} finally {
 		clearInterval(sampler);
-		take();
-		if (server.child.exitCode !== null || server.child.signalCode !== null) {
-			throw new ServerError(`${name} server died during the soak: ${server.lastOutput()}`);
-		}
-		const stats = soakStats(result);
-		let rawFile: string | null = null;
-		if (result.samples.length > 0) {
-			rawFile = `raw/soak-${runtime}${workers === 1 ? "" : `-w${workers}`}.csv`;
-			writeFileSync(join(settings.outDir, rawFile), rawCsv(result.samples));
-		}
-		const stop = await server.stop();
-		const verdict = judgeRss(rss, settings.markMs);
-		const run: SoakRun = {
-			runtime,
-			workers,
-			port,
-			generator: result.generator,
-			stats,
-			rss,
-			...verdict,
-			pass: false,
-			exitCode: stop.code,
-			killed: stop.killed,
-			rawFile,
-		};
-		run.pass = soakPasses(run);
-		settings.progress(soakLine(name, run));
-		warnIfUnclean(name, stop, settings.progress);
-		return { run, process: processRecord(server, 1, port, spawnToReadyMs, stop) };
-	} catch (error) {
-		clearInterval(sampler);
-		await server.stop(2000);
-		throw error;
 	}
+	take();
+	session.assertAlive("the soak");
+	const rawFile =
+		result.samples.length > 0
+			? writeRawCsv(
+					settings.outDir,
+					`soak-${server.runtime}${workersSuffix(server.workers)}`,
+					result.samples,
+				)
+			: null;
+	return { generator: result.generator, stats: soakStats(result), rss, rawFile };
 }
 
-function soakStats(result: Awaited<ReturnType<LoadGenerator["run"]>>): SoakRun["stats"] {
+function soakStats(result: LoadResult): SoakRun["stats"] {
 	if (result.summary) {
 		return {
 			requests: result.summary.responses,
@@ -223,20 +199,17 @@ export function soakFailure(soak: Soak): string | null {
 	const failed = soak.runs.filter((r) => !r.pass);
 	if (failed.length === 0) return null;
 	const why = failed.map((r) => {
-		const name = `${r.runtime}${workersTag(r.workers)}`;
 		const reasons = [
 			...(r.stats.errors > 0 ? [`${r.stats.errors} errors`] : []),
-			...Object.entries(r.stats.statusCodes)
-				.filter(([code]) => !code.startsWith("2"))
-				.map(([code, n]) => `${n}x${code}`),
+			...non2xx(r.stats.statusCodes).map(([code, n]) => `${n}x${code}`),
 			...(r.stats.requests === 0 ? ["no responses"] : []),
 			...(r.growth === null
 				? ["no RSS sample at the mark"]
-				: r.growth > 1 + SOAK_TOLERANCE + 1e-9
+				: grewTooMuch(r.growth)
 					? [`RSS grew x${r.growth.toFixed(3)}`]
 					: []),
 		];
-		return `${name} (${reasons.join(", ")})`;
+		return `${serverName(r.runtime, r.workers)} (${reasons.join(", ")})`;
 	});
 	return `soak failed: ${why.join("; ")}`;
 }

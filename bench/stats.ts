@@ -1,6 +1,6 @@
 import type { Sample } from "./loadgen/types.ts";
 
-export interface Stats {
+interface Stats {
 	/** Responses received, whatever their status. */
 	count: number;
 	/** Requests that got no response. */
@@ -36,6 +36,7 @@ export function percentile(sorted: readonly number[], pct: number): number | nul
 	return sorted[index] as number;
 }
 
+/** The middle value; for an even count, the mean of the middle two. */
 export function median(values: readonly number[]): number | null {
 	if (values.length === 0) return null;
 	const sorted = [...values].sort((a, b) => a - b);
@@ -43,6 +44,13 @@ export function median(values: readonly number[]): number | null {
 	return sorted.length % 2 === 1
 		? (sorted[mid] as number)
 		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Status codes outside 2xx with their counts, in the order the record holds them. */
+export function non2xx(
+	statusCodes: Readonly<Record<string, number>>,
+): [code: string, count: number][] {
+	return Object.entries(statusCodes).filter(([code]) => !code.startsWith("2"));
 }
 
 export function computeStats(samples: readonly Sample[], errors: number, wallUs: number): Stats {

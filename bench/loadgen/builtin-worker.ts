@@ -275,7 +275,7 @@ function runPhase(
  * The warm-up runs on the same connections as the measured requests, so those include neither
  * connection setup nor this process's own cold start (its first requests run unoptimised code).
  */
-export async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
+async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 	const url = new URL(config.url);
 	const requests =
 		config.targets && config.targets.length > 0

@@ -8,7 +8,7 @@ const WORKER = fileURLToPath(new URL("./builtin-worker.ts", import.meta.url));
 /** Per-request timeout inside the worker; a hung server shows up as errors, not a hung bench. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export class BuiltinError extends Error {}
+class BuiltinError extends Error {}
 
 /**
  * The fallback generator: a Node process (the pinned node 24) running builtin-worker.ts, so the

@@ -10,15 +10,14 @@ import type {
 } from "./types.ts";
 
 /** `--output-format csv` appeared in oha 1.9.0 (the old `-j` flag went away then). */
-export const OHA_MIN_VERSION: readonly [number, number, number] = [1, 9, 0];
+const OHA_MIN_VERSION: readonly [number, number, number] = [1, 9, 0];
 
-export const OHA_CSV_HEADER =
-	"request-start,DNS,DNS+dialup,Response-delay,request-duration,bytes,status";
+const OHA_CSV_HEADER = "request-start,DNS,DNS+dialup,Response-delay,request-duration,bytes,status";
 
 export class OhaError extends Error {}
 
 /** `OHA_BIN` wins over PATH so a specific build can be benchmarked. */
-export function locateOha(env: NodeJS.ProcessEnv = process.env): string | null {
+function locateOha(env: NodeJS.ProcessEnv = process.env): string | null {
 	if (env.OHA_BIN) return env.OHA_BIN;
 	return findOnPath("oha", env.PATH);
 }
@@ -161,7 +160,7 @@ export async function probeOha(env: NodeJS.ProcessEnv = process.env): Promise<Oh
 	return new OhaGenerator(bin, { name: "oha", version: version.join(".") }, env);
 }
 
-export class OhaGenerator implements LoadGenerator {
+class OhaGenerator implements LoadGenerator {
 	readonly bin: string;
 	readonly info: GeneratorInfo;
 	/** One URL per run: oha cannot rotate over several. */

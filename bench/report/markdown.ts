@@ -1,12 +1,10 @@
-import type { Source } from "./select.ts";
-import type { Table } from "./tables.ts";
+import type { Source } from "./sources.ts";
+import { numericColumns, type Table } from "./tables.ts";
 
 const cell = (text: string) => text.replace(/\|/g, "\\|");
 
 export function markdownTable(table: Table): string {
-	const numeric = table.headers.map((_, i) =>
-		table.rows.every((r) => /^-?[\d.]+$|^-$/.test(r[i] ?? "")),
-	);
+	const numeric = numericColumns(table);
 	const lines = [
 		`| ${table.headers.map(cell).join(" | ")} |`,
 		`| ${numeric.map((n) => (n ? "---:" : "---")).join(" | ")} |`,
@@ -15,7 +13,7 @@ export function markdownTable(table: Table): string {
 	return [`### ${table.title}`, "", ...lines, "", ...table.notes.map((n) => `- ${n}`)].join("\n");
 }
 
-export function environmentSection(sources: readonly Source[]): string {
+function environmentSection(sources: readonly Source[]): string {
 	const parts: string[] = ["## Environment", ""];
 	for (const { label, results } of sources) {
 		const e = results.environment;

@@ -1,28 +1,28 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { derive } from "./derive.ts";
 import { markdownReport } from "./markdown.ts";
-import { medianRows, type Source } from "./select.ts";
+import type { Source } from "./sources.ts";
 import { latencyChart, rssChart, throughputChart } from "./svg.ts";
 import { concurrencyTable, latencyTable, soakTable, startupTable, type Table } from "./tables.ts";
 
-export interface Rendered {
+interface Rendered {
 	markdown: string;
-	/** The main tables (latency by runtime and by model, the sweep, the soak), also printed. */
-	main: Table[];
+	/** Every table of the report, in its order; the CLIs print them all. */
+	tables: Table[];
 	charts: { file: string; title: string; svg: string }[];
 }
 
 export function renderReport(sources: readonly Source[]): Rendered {
-	const rows = medianRows(sources);
+	const { rows, servers } = derive(sources);
 	const soak = soakTable(sources);
 	if (rows.length === 0 && !soak) throw new Error("the results hold no cells to report");
-	const main: Table[] = [];
+	const tables: Table[] = [];
 	const charts: Rendered["charts"] = [];
 	if (rows.length > 0) {
-		main.push(latencyTable(rows, sources, "runtime"), latencyTable(rows, sources, "model"));
-		// With several workers values the sweep is what shows their scaling: print it too.
+		tables.push(latencyTable(rows, sources, "runtime"), latencyTable(rows, sources, "model"));
 		const sweep = concurrencyTable(rows, sources);
-		if (sweep) main.push(sweep);
+		if (sweep) tables.push(sweep);
 		charts.push({
 			file: "latency.svg",
 			title: "Latency by runtime and model",
@@ -36,11 +36,11 @@ export function renderReport(sources: readonly Source[]): Rendered {
 				svg: throughput,
 			});
 	}
-	if (soak) main.push(soak);
+	if (soak) tables.push(soak);
 	const rss = rssChart(sources);
 	if (rss) charts.push({ file: "rss.svg", title: "Server RSS during the soak", svg: rss });
-	const tables = [...main, startupTable(sources)];
-	return { markdown: markdownReport(sources, tables, charts), main, charts };
+	tables.push(startupTable(servers, sources));
+	return { markdown: markdownReport(sources, tables, charts), tables, charts };
 }
 
 export function writeReport(dir: string, rendered: Rendered): void {

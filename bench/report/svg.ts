@@ -1,6 +1,6 @@
-import { FLOOR } from "../options.ts";
-import { workersOf } from "../results.ts";
-import { type Row, type Source, severalWorkers } from "./select.ts";
+import { FLOOR } from "../results.ts";
+import type { Row } from "./derive.ts";
+import { modelOrder, runtimeOrder, type Source, severalWorkers } from "./sources.ts";
 
 /** Standalone SVG charts: no scripts, no external fonts or styles, so any viewer renders them. */
 
@@ -15,7 +15,7 @@ const COLORS = [
 	"#7f7f7f",
 ];
 
-export const escapeXml = (text: string): string =>
+const escapeXml = (text: string): string =>
 	text.replace(
 		/[<>&"']/g,
 		(c) => `&${{ "<": "lt", ">": "gt", "&": "amp", '"': "quot", "'": "apos" }[c]};`,
@@ -90,7 +90,7 @@ function legend(
 }
 
 /** A row's series: machine, runtime and workers. */
-const seriesKey = (r: Row) => JSON.stringify([r.machine, r.cell.runtime, workersOf(r.cell)]);
+const seriesKey = (r: Row) => JSON.stringify([r.machine, r.runtime, r.workers]);
 
 /** One series per machine, runtime and workers value ("node x2" when several workers were run). */
 function seriesOf(
@@ -98,9 +98,9 @@ function seriesOf(
 	sources: readonly Source[],
 ): { key: string; label: string }[] {
 	const merged = sources.length > 1;
-	const labelWorkers = severalWorkers(rows.map((r) => r.cell));
-	const runtimes = [...new Set(sources.flatMap((s) => s.results.options.runtimes))];
-	const workerValues = [...new Set(rows.map((r) => workersOf(r.cell)))].sort((a, b) => a - b);
+	const labelWorkers = severalWorkers(rows);
+	const runtimes = runtimeOrder(sources);
+	const workerValues = [...new Set(rows.map((r) => r.workers))].sort((a, b) => a - b);
 	const out: { key: string; label: string }[] = [];
 	for (const source of sources) {
 		for (const runtime of runtimes) {
@@ -117,11 +117,9 @@ function seriesOf(
 
 /** Bars at p50 with a whisker up to p99, grouped by model, one colour per runtime (and machine). */
 export function latencyChart(rows: readonly Row[], sources: readonly Source[]): string {
-	const lowest = Math.min(...rows.map((r) => r.cell.concurrency));
-	const selected = rows.filter((r) => r.cell.concurrency === lowest);
-	const models = [...new Set(sources.flatMap((s) => s.results.options.models))].filter((m) =>
-		selected.some((r) => r.cell.model === m),
-	);
+	const lowest = Math.min(...rows.map((r) => r.concurrency));
+	const selected = rows.filter((r) => r.concurrency === lowest);
+	const models = modelOrder(sources).filter((m) => selected.some((r) => r.model === m));
 	const series = seriesOf(selected, sources);
 	const barW = 18;
 	const groupW = Math.max(80, series.length * barW + 30);
@@ -132,15 +130,15 @@ export function latencyChart(rows: readonly Row[], sources: readonly Source[]): 
 	const legendW = 190;
 	const width = left + plotW + legendW;
 	const height = top + plotH + 60;
-	const max = niceMax(Math.max(...selected.map((r) => r.cell.stats.p99Ms ?? 0)));
+	const max = niceMax(Math.max(...selected.map((r) => r.p99Ms ?? 0)));
 	const y = (ms: number) => top + plotH - (plotH * ms) / max;
 	const body = yAxis(left, top, plotH, plotW, max, "latency (ms)");
 	models.forEach((model, m) => {
 		const gx = left + m * groupW + (groupW - series.length * barW) / 2;
 		series.forEach((s, i) => {
-			const row = selected.find((r) => r.cell.model === model && seriesKey(r) === s.key);
-			const p50 = row?.cell.stats.p50Ms;
-			const p99 = row?.cell.stats.p99Ms;
+			const row = selected.find((r) => r.model === model && seriesKey(r) === s.key);
+			const p50 = row?.p50Ms;
+			const p99 = row?.p99Ms;
 			if (!row || p50 === null || p50 === undefined || p99 === null || p99 === undefined) return;
 			const x = gx + i * barW;
 			const color = COLORS[i % COLORS.length];
@@ -167,19 +165,16 @@ export function latencyChart(rows: readonly Row[], sources: readonly Source[]): 
 	return svgDocument(width, height, "Latency by runtime and model", body);
 }
 
-/** req/s against concurrency: colour per runtime (and machine), dash per model. */
 /**
  * req/s against concurrency in small multiples: one panel per model on a shared scale, one line
  * per runtime (and workers value, machine) in the same colours as the latency chart. One panel
  * with every model's lines was unreadable past a dozen series.
  */
 export function throughputChart(rows: readonly Row[], sources: readonly Source[]): string | null {
-	const levels = [...new Set(rows.map((r) => r.cell.concurrency))].sort((a, b) => a - b);
+	const levels = [...new Set(rows.map((r) => r.concurrency))].sort((a, b) => a - b);
 	if (levels.length < 2) return null;
 	const series = seriesOf(rows, sources);
-	const models = [...new Set(sources.flatMap((s) => s.results.options.models))].filter((model) =>
-		rows.some((r) => r.cell.model === model),
-	);
+	const models = modelOrder(sources).filter((model) => rows.some((r) => r.model === model));
 	const columns = Math.min(3, models.length);
 	const panelW = Math.max(220, levels.length * 70);
 	const panelH = 180;
@@ -191,7 +186,7 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 	const width = left + columns * panelW + (columns - 1) * gapX + legendW;
 	const panelRows = Math.ceil(models.length / columns);
 	const height = Math.max(top + panelRows * (panelH + gapY), top + 20 + series.length * 18);
-	const max = niceMax(Math.max(...rows.map((r) => r.cell.stats.rps)));
+	const max = niceMax(Math.max(...rows.map((r) => r.rps)));
 	const body: string[] = [];
 	models.forEach((model, m) => {
 		const px = left + (m % columns) * (panelW + gapX);
@@ -212,9 +207,9 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 		);
 		series.forEach((s, i) => {
 			const points = rows
-				.filter((r) => r.cell.model === model && seriesKey(r) === s.key)
-				.sort((a, b) => a.cell.concurrency - b.cell.concurrency)
-				.map((r) => [x(r.cell.concurrency), y(r.cell.stats.rps)] as const);
+				.filter((r) => r.model === model && seriesKey(r) === s.key)
+				.sort((a, b) => a.concurrency - b.concurrency)
+				.map((r) => [x(r.concurrency), y(r.rps)] as const);
 			if (points.length === 0) return;
 			const color = COLORS[i % COLORS.length] as string;
 			body.push(

@@ -1,8 +1,7 @@
-import { FLOOR } from "../options.ts";
-import { type Generator, workersOf } from "../results.ts";
-import { type Row, type Source, severalWorkers } from "./select.ts";
+import type { Row, ServerRow } from "./derive.ts";
+import { modelOrder, runtimeOrder, type Source, severalWorkers } from "./sources.ts";
 
-/** Tables as plain cells, rendered by markdown.ts and terminal.ts alike. */
+/** Tables as plain cells, rendered by markdown.ts and terminal.ts alike; they only format. */
 export interface Table {
 	title: string;
 	headers: string[];
@@ -10,31 +9,34 @@ export interface Table {
 	notes: string[];
 }
 
-export const fmtMs = (ms: number | null, digits = 3): string =>
-	ms === null ? "-" : ms.toFixed(digits);
-
-const generatorName = (g: Generator) => `${g.name} ${g.version}`;
-
-function orderOf(sources: readonly Source[], pick: (s: Source) => readonly string[]): string[] {
-	return [...new Set(sources.flatMap(pick))];
+/** Numbers, ranges of numbers ("0.10–0.20") and "-" are right-aligned by both renderers. */
+export function numericColumns(table: Table): boolean[] {
+	return table.headers.map((_, i) =>
+		table.rows.every((r) => /^-?[\d.]+(–[\d.]+)?$|^-$/.test(r[i] ?? "")),
+	);
 }
+
+const fmtMs = (ms: number | null, digits = 3): string => (ms === null ? "-" : ms.toFixed(digits));
+
+const fmtRange = (range: { min: number; max: number } | null, digits: number): string =>
+	range === null ? "-" : `${range.min.toFixed(digits)}–${range.max.toFixed(digits)}`;
 
 type SortKey = "concurrency" | "runtime" | "workers" | "model" | "machine";
 
 function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortKey[]): Row[] {
 	const machines = sources.map((s) => s.label);
-	const runtimes = orderOf(sources, (s) => s.results.options.runtimes);
-	const models = orderOf(sources, (s) => s.results.options.models);
+	const runtimes = runtimeOrder(sources);
+	const models = modelOrder(sources);
 	const rank = (r: Row, key: SortKey): number => {
 		switch (key) {
 			case "concurrency":
-				return r.cell.concurrency;
+				return r.concurrency;
 			case "runtime":
-				return runtimes.indexOf(r.cell.runtime);
+				return runtimes.indexOf(r.runtime);
 			case "workers":
-				return workersOf(r.cell);
+				return r.workers;
 			case "model":
-				return models.indexOf(r.cell.model);
+				return models.indexOf(r.model);
 			case "machine":
 				return machines.indexOf(r.machine);
 		}
@@ -48,40 +50,54 @@ function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortK
 	});
 }
 
-/** The p50 of the same machine, runtime and concurrency's floor row. */
-function floorP50(rows: readonly Row[], row: Row): number | null {
-	const floor = rows.find(
-		(r) =>
-			r.cell.model === FLOOR &&
-			r.machine === row.machine &&
-			r.cell.runtime === row.cell.runtime &&
-			workersOf(r.cell) === workersOf(row.cell) &&
-			r.cell.concurrency === row.cell.concurrency,
-	);
-	return floor?.cell.stats.p50Ms ?? null;
-}
-
 function problems(row: Row): string {
-	const s = row.cell.stats;
-	const bad = Object.entries(s.statusCodes).filter(([code]) => !code.startsWith("2"));
 	const parts = [
-		...(s.errors > 0 ? [`${s.errors} errors`] : []),
-		...bad.map(([c, n]) => `${n}x${c}`),
+		...(row.errors > 0 ? [`${row.errors} errors`] : []),
+		...row.non2xx.map(([code, n]) => `${n}x${code}`),
 	];
 	return parts.join(", ");
 }
 
-function commonNotes(rows: readonly Row[]): { notes: string[]; mixed: boolean; failing: boolean } {
-	const generators = [...new Set(rows.map((r) => generatorName(r.cell.generator)))];
+interface Common {
+	notes: string[];
+	/** More than one generator measured these rows: add a generator column. */
+	mixed: boolean;
+	/** Some row had errors or non-2xx responses: add a problems column. */
+	failing: boolean;
+	/** Some row has more than one round: add the rounds' ranges. */
+	spread: boolean;
+}
+
+function commonNotes(rows: readonly Row[]): Common {
+	const generators = [...new Set(rows.flatMap((r) => r.generators))];
 	const mixed = generators.length > 1;
 	const notes: string[] = [];
 	if (mixed) notes.push(`This table mixes load generators: ${generators.join("; ")}.`);
 	const failing = rows.some((r) => problems(r) !== "");
-	if (failing) notes.push("Some cells had failed or non-2xx requests: see the problems column.");
-	const rounds = Math.max(...rows.map((r) => r.rounds));
-	if (rounds > 1) notes.push(`Each row is the median round (by p50) of ${rounds} rounds.`);
-	return { notes, mixed, failing };
+	if (failing) {
+		notes.push(
+			"Some cells had failed or non-2xx requests (summed over their rounds): see the problems column.",
+		);
+	}
+	const rounds = [...new Set(rows.map((r) => r.rounds))].sort((a, b) => a - b);
+	const spread = rounds.some((n) => n > 1);
+	if (spread) {
+		notes.push(
+			`Each row summarises its ${rounds.join(" or ")} rounds: every column is the median of the rounds' values (the mean of the middle two for an even count), except Min and Max, the fastest and slowest request of all rounds. "range" columns give the lowest and highest round.`,
+		);
+	}
+	return { notes, mixed, failing, spread };
 }
+
+/** The columns every latency-like table ends with, when they apply. */
+const tail = (c: Common, row: Row): string[] => [
+	...(c.mixed ? [row.generators.join("; ")] : []),
+	...(c.failing ? [problems(row)] : []),
+];
+const tailHeaders = (c: Common): string[] => [
+	...(c.mixed ? ["generator"] : []),
+	...(c.failing ? ["problems"] : []),
+];
 
 /** The main latency tables: lowest concurrency only; the sweep has its own table. */
 export function latencyTable(
@@ -89,17 +105,17 @@ export function latencyTable(
 	sources: readonly Source[],
 	by: "runtime" | "model",
 ): Table {
-	const lowest = Math.min(...rows.map((r) => r.cell.concurrency));
+	const lowest = Math.min(...rows.map((r) => r.concurrency));
 	const selected = sortRows(
-		rows.filter((r) => r.cell.concurrency === lowest),
+		rows.filter((r) => r.concurrency === lowest),
 		sources,
 		by === "model"
 			? ["model", "runtime", "workers", "machine"]
 			: ["runtime", "workers", "model", "machine"],
 	);
 	const merged = sources.length > 1;
-	const workers = severalWorkers(rows.map((r) => r.cell));
-	const { notes, mixed, failing } = commonNotes(selected);
+	const workers = severalWorkers(rows);
+	const common = commonNotes(selected);
 	const runtimeCols = workers ? ["runtime", "workers"] : ["runtime"];
 	const first = by === "runtime" ? [...runtimeCols, "model"] : ["model", ...runtimeCols];
 	const headers = [
@@ -111,56 +127,56 @@ export function latencyTable(
 		"Total ms",
 		"Variance ms²",
 		"p50 ms",
+		...(common.spread ? ["p50 range ms"] : []),
 		"p99 ms",
 		"req/s",
+		...(common.spread ? ["req/s range"] : []),
 		"p50 over floor ms",
 		"infer p50 ms",
-		...(mixed ? ["generator"] : []),
-		...(failing ? ["problems"] : []),
+		...tailHeaders(common),
 	];
 	const body = selected.map((row) => {
-		const { cell } = row;
-		const s = cell.stats;
-		const floor = cell.model === FLOOR ? null : floorP50(rows, row);
-		const rt = workers ? [cell.runtime, String(workersOf(cell))] : [cell.runtime];
-		const names = by === "runtime" ? [...rt, cell.model] : [cell.model, ...rt];
+		const rt = workers ? [row.runtime, String(row.workers)] : [row.runtime];
+		const names = by === "runtime" ? [...rt, row.model] : [row.model, ...rt];
 		return [
 			...(merged ? [row.machine] : []),
 			...names,
-			fmtMs(s.avgMs),
-			fmtMs(s.minMs),
-			fmtMs(s.maxMs),
-			fmtMs(s.totalMs, 1),
-			s.varianceMs2 === null ? "-" : s.varianceMs2.toPrecision(3),
-			fmtMs(s.p50Ms),
-			fmtMs(s.p99Ms),
-			s.rps.toFixed(0),
-			floor !== null && s.p50Ms !== null ? fmtMs(s.p50Ms - floor) : "-",
-			fmtMs(cell.infer.medianMs, 4),
-			...(mixed ? [generatorName(cell.generator)] : []),
-			...(failing ? [problems(row)] : []),
+			fmtMs(row.avgMs),
+			fmtMs(row.minMs),
+			fmtMs(row.maxMs),
+			fmtMs(row.totalMs, 1),
+			row.varianceMs2 === null ? "-" : row.varianceMs2.toPrecision(3),
+			fmtMs(row.p50Ms),
+			...(common.spread ? [fmtRange(row.p50Range, 3)] : []),
+			fmtMs(row.p99Ms),
+			row.rps.toFixed(0),
+			...(common.spread ? [fmtRange(row.rpsRange, 0)] : []),
+			fmtMs(row.p50OverFloorMs),
+			fmtMs(row.inferMs, 4),
+			...tail(common, row),
 		];
 	});
-	notes.unshift(
-		`Concurrency ${lowest}, ${selected[0]?.cell.requests ?? 0} requests per cell. "floor" is GET /health; "p50 over floor" is what the model adds to that runtime's bare HTTP round trip (within noise: it can dip below 0 when the two are close).`,
-	);
+	const notes = [
+		`Concurrency ${lowest}, ${selected[0]?.requests ?? 0} requests per cell. "floor" is GET /health; "p50 over floor" is what the model adds to that runtime's bare HTTP round trip (within noise: it can dip below 0 when the two are close).`,
+		...common.notes,
+	];
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }
 
 /** Only when more than one concurrency or more than one workers value was run. */
 export function concurrencyTable(rows: readonly Row[], sources: readonly Source[]): Table | null {
-	const workers = severalWorkers(rows.map((r) => r.cell));
-	if (new Set(rows.map((r) => r.cell.concurrency)).size < 2 && !workers) return null;
+	const workers = severalWorkers(rows);
+	if (new Set(rows.map((r) => r.concurrency)).size < 2 && !workers) return null;
 	const merged = sources.length > 1;
 	const sorted = sortRows(rows, sources, ["runtime", "model", "machine", "workers", "concurrency"]);
-	const { notes, mixed, failing } = commonNotes(sorted);
+	const common = commonNotes(sorted);
 	if (workers) {
-		notes.push(
+		common.notes.push(
 			'"workers" is WORKERS: on Node and Bun that many server processes under a supervisor, on Deno that many worker threads in one process, all sharing the port (SO_REUSEPORT).',
 		);
 	}
 	if (sources.some((s) => s.results.environment.pinning.pinned) && workers) {
-		notes.push(
+		common.notes.push(
 			"Pinned runs put the server on one core: its workers share that core, so they cannot scale there.",
 		);
 	}
@@ -175,77 +191,46 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 			"p50 ms",
 			"p99 ms",
 			"req/s",
-			...(mixed ? ["generator"] : []),
-			...(failing ? ["problems"] : []),
+			...(common.spread ? ["req/s range"] : []),
+			...tailHeaders(common),
 		],
 		rows: sorted.map((row) => [
 			...(merged ? [row.machine] : []),
-			row.cell.runtime,
-			...(workers ? [String(workersOf(row.cell))] : []),
-			row.cell.model,
-			String(row.cell.concurrency),
-			fmtMs(row.cell.stats.p50Ms),
-			fmtMs(row.cell.stats.p99Ms),
-			row.cell.stats.rps.toFixed(0),
-			...(mixed ? [generatorName(row.cell.generator)] : []),
-			...(failing ? [problems(row)] : []),
+			row.runtime,
+			...(workers ? [String(row.workers)] : []),
+			row.model,
+			String(row.concurrency),
+			fmtMs(row.p50Ms),
+			fmtMs(row.p99Ms),
+			row.rps.toFixed(0),
+			...(common.spread ? [fmtRange(row.rpsRange, 0)] : []),
+			...tail(common, row),
 		]),
-		notes,
+		notes: common.notes,
 	};
 }
 
-const median = (values: number[]): number | null => {
-	if (values.length === 0) return null;
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[(sorted.length - 1) >> 1] as number;
-};
-
-/** Per runtime (and machine): medians over the server processes of every round. */
-export function startupTable(sources: readonly Source[]): Table {
+/** Per runtime (and workers value, machine): medians over its servers, one per round. */
+export function startupTable(servers: readonly ServerRow[], sources: readonly Source[]): Table {
 	const merged = sources.length > 1;
-	const runtimes = orderOf(sources, (s) => s.results.options.runtimes);
-	const allProcs = sources.flatMap((s) => s.results.processes);
-	const workers = severalWorkers(allProcs);
-	const workerValues = [...new Set(allProcs.map(workersOf))].sort((a, b) => a - b);
-	const showProcs = allProcs.some((p) => (p.processCount ?? 1) > 1);
-	const rows: string[][] = [];
-	let unclean = 0;
-	for (const source of sources) {
-		for (const [runtime, w] of runtimes.flatMap((r) => workerValues.map((v) => [r, v] as const))) {
-			const procs = source.results.processes.filter(
-				(p) => p.runtime === runtime && workersOf(p) === w,
-			);
-			if (procs.length === 0) continue;
-			const pick = (f: (p: (typeof procs)[number]) => number | null) =>
-				median(procs.flatMap((p) => (f(p) === null ? [] : [f(p) as number])));
-			const rss = pick((p) => p.peakRssKiB);
-			const cpu = pick((p) => p.cpuMs);
-			const clean = procs.filter((p) => p.exitCode === 0 && !p.killed).length;
-			unclean += procs.length - clean;
-			const counted = pick((p) => p.processCount ?? null);
-			rows.push([
-				...(merged ? [source.label] : []),
-				runtime,
-				...(workers ? [String(w)] : []),
-				String(procs.length),
-				...(showProcs ? [counted === null ? "-" : String(counted)] : []),
-				fmtMs(
-					pick((p) => p.spawnToReadyMs),
-					0,
-				),
-				rss === null ? "-" : (rss / 1024).toFixed(1),
-				cpu === null ? "-" : fmtMs(cpu, 0),
-				fmtMs(
-					pick((p) => p.stopMs),
-					0,
-				),
-				`${clean}/${procs.length}`,
-			]);
-		}
-	}
+	const workers = severalWorkers(servers);
+	const showProcs = servers.some((s) => (s.processes ?? 1) > 1);
+	const rows = servers.map((s) => [
+		...(merged ? [s.machine] : []),
+		s.runtime,
+		...(workers ? [String(s.workers)] : []),
+		String(s.servers),
+		...(showProcs ? [s.processes === null ? "-" : String(s.processes)] : []),
+		fmtMs(s.spawnToReadyMs, 0),
+		s.peakRssKiB === null ? "-" : (s.peakRssKiB / 1024).toFixed(1),
+		fmtMs(s.cpuMs, 0),
+		fmtMs(s.stopMs, 0),
+		`${s.clean}/${s.servers}`,
+	]);
 	const notes = [
-		"Medians over the servers (one per runtime per round). Peak RSS is VmHWM and CPU is utime+stime (plus reaped children's), summed over the server's processes: with WORKERS > 1 on Node and Bun, the supervisor and its worker processes (\"procs\"); Deno's workers are threads of its one process. RSS is sampled every second and just before SIGTERM (Linux /proc; '-' elsewhere); the sum of per-process peaks is an upper bound of the tree's simultaneous peak.",
+		"Medians over the servers (one per runtime per round; the mean of the middle two for an even count). Peak RSS is VmHWM and CPU is utime+stime (plus reaped children's), summed over the server's processes: with WORKERS > 1 on Node and Bun, the supervisor and its worker processes (\"procs\"); Deno's workers are threads of its one process. RSS is sampled every second and just before SIGTERM (Linux /proc; '-' elsewhere); the sum of per-process peaks is an upper bound of the tree's simultaneous peak.",
 	];
+	const unclean = servers.reduce((sum, s) => sum + s.servers - s.clean, 0);
 	if (unclean > 0) notes.push(`${unclean} server process(es) did not exit 0 on SIGTERM.`);
 	return {
 		title: "Startup and memory",

@@ -1,13 +1,11 @@
-import type { Table } from "./tables.ts";
+import { numericColumns, type Table } from "./tables.ts";
 
 /** Aligned plain text: numbers right-aligned, names left-aligned. */
 export function terminalTable(table: Table): string {
 	const widths = table.headers.map((h, i) =>
 		Math.max(h.length, ...table.rows.map((r) => (r[i] ?? "").length)),
 	);
-	const numeric = table.headers.map((_, i) =>
-		table.rows.every((r) => /^-?[\d.]+$|^-$/.test(r[i] ?? "")),
-	);
+	const numeric = numericColumns(table);
 	const line = (cells: readonly string[]) =>
 		cells
 			.map((c, i) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))

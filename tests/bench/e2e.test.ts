@@ -37,6 +37,8 @@ describe.skipIf(!hasServer)("end-to-end bench with the built-in generator", () =
 			expect(result.code).toBe(0);
 			expect(result.stdout).toContain("By runtime");
 			expect(result.stdout).toContain("By model");
+			expect(result.stdout).toContain("Startup and memory");
+			expect(result.stdout).toMatch(/^deno\s+1\s+\d+\s+\S+\s+\S+\s+\d+\s+1\/1$/m);
 			const progress = result.stderr.split("\n").filter((l) => l.startsWith("[round 1/1]"));
 			expect(progress).toHaveLength(3 + 9);
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULTS, FLOOR, MODELS, parseOptions, UsageError } from "../../bench/options.ts";
+import { DEFAULTS, MODELS, parseOptions, UsageError } from "../../bench/options.ts";
 import { buildPlan, cellPlan } from "../../bench/plan.ts";
+import { FLOOR } from "../../bench/results.ts";
 import { denoRunFlags, serverCommand } from "../../bench/runtimes.ts";
 import { ROOT } from "./helpers.ts";
 

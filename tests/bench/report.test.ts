@@ -1,13 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { derive } from "../../bench/report/derive.ts";
 import { markdownTable } from "../../bench/report/markdown.ts";
 import { renderReport } from "../../bench/report/render.ts";
-import { labelSources, medianRows } from "../../bench/report/select.ts";
+import { labelSources } from "../../bench/report/sources.ts";
 import { latencyChart, throughputChart } from "../../bench/report/svg.ts";
 import { concurrencyTable, latencyTable, startupTable } from "../../bench/report/tables.ts";
 import { terminalTable } from "../../bench/report/terminal.ts";
-import { type Results, readResults } from "../../bench/results.ts";
+import { type Cell, type Results, readResults } from "../../bench/results.ts";
 import { FIXTURES, runCli, tempDir } from "./helpers.ts";
 
 const load = (): Results => readResults(join(FIXTURES, "results.json"));
@@ -25,29 +26,191 @@ function assertWellFormed(svg: string): void {
 	expect(svg).not.toMatch(/&(?!(lt|gt|amp|quot|apos);)/);
 }
 
-describe("median round", () => {
-	test("each row is the round with the median p50", () => {
-		const rows = medianRows(labelSources([load()]));
-		expect(rows).toHaveLength(8);
-		// Rounds' p50s are 1.2x, 0.9x and 1.0x the base: the median is round 3.
-		expect(rows.every((r) => r.cell.round === 3 && r.rounds === 3)).toBe(true);
+const rowsOf = (...results: Results[]) => derive(labelSources(results)).rows;
+
+type RoundStats = Pick<
+	Cell["stats"],
+	"avgMs" | "minMs" | "maxMs" | "totalMs" | "varianceMs2" | "p50Ms" | "p99Ms" | "rps"
+>;
+
+/**
+ * Hand-made rounds for node mlp-onnx at c=1, chosen so each statistic's median comes from a
+ * different round than the median p50 (round 3): quoting round 3 whole would show 14100 req/s.
+ */
+const ROUNDS: (RoundStats & { inferMs: number; floorP50Ms: number })[] = [
+	{
+		avgMs: 0.3,
+		minMs: 0.1,
+		maxMs: 2,
+		totalMs: 300,
+		varianceMs2: 0.03,
+		p50Ms: 0.25,
+		p99Ms: 0.9,
+		rps: 6640,
+		inferMs: 0.02,
+		floorP50Ms: 0.05,
+	},
+	{
+		avgMs: 0.1,
+		minMs: 0.08,
+		maxMs: 5,
+		totalMs: 100,
+		varianceMs2: 0.01,
+		p50Ms: 0.09,
+		p99Ms: 0.5,
+		rps: 10_900,
+		inferMs: 0.01,
+		floorP50Ms: 0.07,
+	},
+	{
+		avgMs: 0.2,
+		minMs: 0.05,
+		maxMs: 1,
+		totalMs: 200,
+		varianceMs2: 0.02,
+		p50Ms: 0.15,
+		p99Ms: 1.5,
+		rps: 14_100,
+		inferMs: 0.03,
+		floorP50Ms: 0.06,
+	},
+];
+
+/** The fixture with node's c=1 cells replaced by ROUNDS (and only concurrency 1 kept). */
+function handMade(): Results {
+	const results = load();
+	results.cells = results.cells.filter((c) => c.concurrency === 1);
+	for (const cell of results.cells) {
+		if (cell.runtime !== "node") continue;
+		const round = ROUNDS[cell.round - 1];
+		if (!round) throw new Error(`no hand-made round ${cell.round}`);
+		const { inferMs, floorP50Ms, ...stats } = round;
+		if (cell.model === "floor") cell.stats = { ...cell.stats, p50Ms: floorP50Ms };
+		else {
+			cell.stats = { ...cell.stats, ...stats };
+			cell.infer = { ...cell.infer, medianMs: inferMs };
+		}
+	}
+	return results;
+}
+
+const nodeModel = (rows: ReturnType<typeof rowsOf>) =>
+	rows.find((r) => r.runtime === "node" && r.model === "mlp-onnx");
+
+describe("row derivation: each statistic over the rounds", () => {
+	test("three rounds: medians, extremes for Min and Max, ranges for p50 and req/s", () => {
+		expect(nodeModel(rowsOf(handMade()))).toMatchObject({
+			rounds: 3,
+			requests: 1000,
+			avgMs: 0.2,
+			minMs: 0.05,
+			maxMs: 5,
+			totalMs: 200,
+			varianceMs2: 0.02,
+			p50Ms: 0.15,
+			p99Ms: 0.9,
+			rps: 10_900,
+			inferMs: 0.02,
+			p50Range: { min: 0.09, max: 0.25 },
+			rpsRange: { min: 6640, max: 14_100 },
+			errors: 0,
+			non2xx: [],
+		});
 	});
 
-	test("with two rounds, the lower middle one", () => {
-		const results = load();
+	test("p50 over floor is the difference of the two rows' median p50s", () => {
+		const row = nodeModel(rowsOf(handMade()));
+		// 0.15 - median(0.05, 0.07, 0.06)
+		expect(row?.p50OverFloorMs).toBeCloseTo(0.09, 12);
+		const floor = rowsOf(handMade()).find((r) => r.runtime === "node" && r.model === "floor");
+		expect(floor?.p50OverFloorMs).toBeNull();
+	});
+
+	test("two rounds: the mean of the two", () => {
+		const results = handMade();
 		results.cells = results.cells.filter((c) => c.round !== 3);
-		const rows = medianRows(labelSources([results]));
-		expect(rows.every((r) => r.cell.round === 2)).toBe(true);
+		const row = nodeModel(rowsOf(results));
+		expect(row?.rounds).toBe(2);
+		expect(row?.avgMs).toBeCloseTo(0.2, 12);
+		expect(row?.p50Ms).toBeCloseTo(0.17, 12);
+		expect(row?.rps).toBe(8770);
+		expect(row?.minMs).toBe(0.08);
+		expect(row?.maxMs).toBe(5);
+	});
+
+	test("errors and non-2xx responses are summed over the rounds", () => {
+		const results = handMade();
+		for (const cell of results.cells) {
+			if (cell.runtime !== "node" || cell.model !== "mlp-onnx") continue;
+			if (cell.round === 2)
+				cell.stats = { ...cell.stats, errors: 2, statusCodes: { "200": 997, "503": 1 } };
+			if (cell.round === 3)
+				cell.stats = { ...cell.stats, statusCodes: { "200": 997, "503": 2, "404": 1 } };
+		}
+		expect(nodeModel(rowsOf(results))).toMatchObject({
+			errors: 2,
+			non2xx: [
+				["503", 3],
+				["404", 1],
+			],
+		});
+	});
+
+	test("the table quotes the derived row, with the rounds' ranges and a note saying so", () => {
+		const results = handMade();
+		const sources = labelSources([results]);
+		const table = latencyTable(derive(sources).rows, sources, "runtime");
+		expect(table.headers).toContain("p50 range ms");
+		expect(table.rows[0]).toEqual([
+			"node",
+			"mlp-onnx",
+			"0.200",
+			"0.050",
+			"5.000",
+			"200.0",
+			"0.0200",
+			"0.150",
+			"0.090–0.250",
+			"0.900",
+			"10900",
+			"6640–14100",
+			"0.090",
+			"0.0200",
+		]);
+		const notes = table.notes.join(" ");
+		expect(notes).toContain("every column is the median of the rounds' values");
+		expect(notes).toContain("Min and Max, the fastest and slowest request of all rounds");
+	});
+
+	test("one round: no ranges and no rounds note", () => {
+		const results = handMade();
+		results.cells = results.cells.filter((c) => c.round === 1);
+		const sources = labelSources([results]);
+		const table = latencyTable(derive(sources).rows, sources, "runtime");
+		expect(table.headers).not.toContain("p50 range ms");
+		expect(table.headers).not.toContain("req/s range");
+		expect(table.rows[0]?.slice(2, 11)).toEqual([
+			"0.300",
+			"0.100",
+			"2.000",
+			"300.0",
+			"0.0300",
+			"0.250",
+			"0.900",
+			"6640",
+			"0.200",
+		]);
+		expect(table.notes.join(" ")).not.toContain("rounds");
 	});
 });
 
 describe("tables", () => {
 	const sources = labelSources([load()]);
-	const rows = medianRows(sources);
+	const { rows, servers } = derive(sources);
 
 	test("by runtime: hand-checked row for node mlp-onnx", () => {
 		const table = latencyTable(rows, sources, "runtime");
-		expect(table.headers.slice(0, 12)).toEqual([
+		expect(table.headers).toEqual([
 			"runtime",
 			"model",
 			"Avg ms",
@@ -56,8 +219,10 @@ describe("tables", () => {
 			"Total ms",
 			"Variance ms²",
 			"p50 ms",
+			"p50 range ms",
 			"p99 ms",
 			"req/s",
+			"req/s range",
 			"p50 over floor ms",
 			"infer p50 ms",
 		]);
@@ -67,22 +232,26 @@ describe("tables", () => {
 			"bun/mlp-onnx",
 			"bun/floor",
 		]);
+		// The fixture's rounds are 1.2x, 0.9x and 1.0x the base: medians are round 3's; Min is
+		// round 2's and Max round 1's.
 		expect(table.rows[0]).toEqual([
 			"node",
 			"mlp-onnx",
 			"0.440",
-			"0.240",
-			"3.600",
+			"0.216",
+			"4.320",
 			"440.0",
 			"0.00800",
 			"0.400",
+			"0.360–0.480",
 			"0.800",
 			"2250",
+			"1875–2500",
 			"0.300",
 			"0.0500",
 		]);
 		expect(table.rows[1]?.slice(-2)).toEqual(["-", "-"]);
-		expect(table.notes.join(" ")).toContain("median round (by p50) of 3 rounds");
+		expect(table.notes.join(" ")).toContain("Each row summarises its 3 rounds");
 		expect(table.notes.join(" ")).not.toContain("mixes load generators");
 	});
 
@@ -102,7 +271,7 @@ describe("tables", () => {
 		for (const cell of results.cells)
 			if (cell.runtime === "bun") cell.generator = { name: "oha", version: "1.15.0" };
 		const mixedSources = labelSources([results]);
-		const table = latencyTable(medianRows(mixedSources), mixedSources, "runtime");
+		const table = latencyTable(derive(mixedSources).rows, mixedSources, "runtime");
 		expect(table.notes.join(" ")).toContain(
 			"mixes load generators: builtin 0.1.0 (node 24.21.0); oha 1.15.0",
 		);
@@ -118,29 +287,62 @@ describe("tables", () => {
 			}
 		}
 		const s = labelSources([results]);
-		const table = latencyTable(medianRows(s), s, "runtime");
+		const table = latencyTable(derive(s).rows, s, "runtime");
 		expect(table.headers.at(-1)).toBe("problems");
-		expect(table.rows[1]?.at(-1)).toBe("3 errors, 7x503");
+		// Summed over the three rounds.
+		expect(table.rows[1]?.at(-1)).toBe("9 errors, 21x503");
 		expect(table.rows[0]?.at(-1)).toBe("");
 	});
 
 	test("concurrency sweep and startup tables", () => {
 		const sweep = concurrencyTable(rows, sources);
-		expect(sweep?.rows[0]).toEqual(["node", "mlp-onnx", "1", "0.400", "0.800", "2250"]);
-		expect(sweep?.rows[1]).toEqual(["node", "mlp-onnx", "8", "1.600", "3.200", "4500"]);
+		expect(sweep?.rows[0]).toEqual([
+			"node",
+			"mlp-onnx",
+			"1",
+			"0.400",
+			"0.800",
+			"2250",
+			"1875–2500",
+		]);
+		expect(sweep?.rows[1]).toEqual([
+			"node",
+			"mlp-onnx",
+			"8",
+			"1.600",
+			"3.200",
+			"4500",
+			"3750–5000",
+		]);
 		const single = load();
 		single.cells = single.cells.filter((c) => c.concurrency === 1);
 		const singleSources = labelSources([single]);
-		expect(concurrencyTable(medianRows(singleSources), singleSources)).toBeNull();
-		const startup = startupTable(sources);
+		expect(concurrencyTable(derive(singleSources).rows, singleSources)).toBeNull();
+		const startup = startupTable(servers, sources);
 		expect(startup.rows[0]).toEqual(["node", "3", "620", "148.5", "1002", "20", "3/3"]);
 		expect(startup.rows[1]?.[0]).toBe("bun");
+	});
+
+	test("startup: medians over the servers, the mean of the middle two for an even count", () => {
+		const results = load();
+		results.processes = results.processes.filter((p) => p.round !== 3);
+		const two = labelSources([results]);
+		// node: spawn (610 + 620) / 2, RSS (151024 + 152048) / 2 KiB, CPU (1001 + 1002) / 2.
+		expect(startupTable(derive(two).servers, two).rows[0]).toEqual([
+			"node",
+			"2",
+			"615",
+			"148.0",
+			"1002",
+			"20",
+			"2/2",
+		]);
 	});
 
 	test("merged results get a machine column and stay apart", () => {
 		const merged = labelSources([load(), load()]);
 		expect(merged.map((s) => s.label)).toEqual(["fixture-host #1", "fixture-host #2"]);
-		const table = latencyTable(medianRows(merged), merged, "runtime");
+		const table = latencyTable(derive(merged).rows, merged, "runtime");
 		expect(table.headers[0]).toBe("machine");
 		expect(table.rows).toHaveLength(8);
 		expect(table.rows.slice(0, 2).map((r) => r[0])).toEqual(["fixture-host #1", "fixture-host #2"]);
@@ -153,19 +355,38 @@ describe("tables", () => {
 		expect(md[2]).toStartWith("| runtime | model | Avg ms |");
 		expect(md[3]).toStartWith("| --- | --- | ---: |");
 		expect(md[4]).toBe(
-			"| node | mlp-onnx | 0.440 | 0.240 | 3.600 | 440.0 | 0.00800 | 0.400 | 0.800 | 2250 | 0.300 | 0.0500 |",
+			"| node | mlp-onnx | 0.440 | 0.216 | 4.320 | 440.0 | 0.00800 | 0.400 | 0.360–0.480 | 0.800 | 2250 | 1875–2500 | 0.300 | 0.0500 |",
 		);
 		const text = terminalTable(table).split("\n");
 		expect(text[0]).toBe("By runtime");
-		expect(text[3]).toMatch(/^node\s+mlp-onnx\s+0\.440\s+0\.240\s+3\.600/);
+		expect(text[3]).toMatch(
+			/^node\s+mlp-onnx\s+0\.440\s+0\.216\s+4\.320\s+440\.0\s+0\.00800\s+0\.400\s+0\.360–0\.480/,
+		);
 		// Columns line up: every data row as long as the header rule.
 		expect(new Set(text.slice(2, 6).map((l) => l.length)).size).toBe(1);
+	});
+
+	test("the startup table prints like the others", () => {
+		const text = terminalTable(startupTable(servers, sources)).split("\n");
+		expect(text[0]).toBe("Startup and memory");
+		expect(text[1]).toMatch(/^runtime\s+servers\s+spawn to ready ms\s+peak RSS MiB/);
+		expect(text[3]).toMatch(/^node\s+3\s+620\s+148\.5\s+1002\s+20\s+3\/3$/);
+		expect(text[4]).toMatch(/^bun\s+3\s+470\s+/);
+	});
+
+	test("every table of the report is printed, startup last", () => {
+		expect(renderReport(sources).tables.map((t) => t.title)).toEqual([
+			"By runtime",
+			"By model",
+			"Concurrency sweep",
+			"Startup and memory",
+		]);
 	});
 });
 
 describe("charts", () => {
 	const sources = labelSources([load()]);
-	const rows = medianRows(sources);
+	const { rows } = derive(sources);
 
 	test("latency: standalone SVG with a bar and whisker per runtime and model, and a legend", () => {
 		const svg = latencyChart(rows, sources);
@@ -193,7 +414,7 @@ describe("charts", () => {
 		const results = load();
 		results.environment.host = 'a<b>&"c';
 		const s = labelSources([results, load()]);
-		const svg = latencyChart(medianRows(s), s);
+		const svg = latencyChart(derive(s).rows, s);
 		assertWellFormed(svg);
 		expect(svg).toContain("a&lt;b&gt;&amp;&quot;c");
 	});
@@ -219,6 +440,8 @@ describe("bench:report CLI", () => {
 		expect(result.code).toBe(0);
 		expect(result.stdout).toContain("By runtime");
 		expect(result.stdout).toContain("By model");
+		expect(result.stdout).toContain("Startup and memory");
+		expect(result.stdout).toMatch(/^node\s+3\s+620\s+148\.5\s+1002\s+20\s+3\/3$/m);
 		for (const file of ["report.md", "latency.svg", "throughput.svg"])
 			expect(existsSync(join(dir, file))).toBe(true);
 	});

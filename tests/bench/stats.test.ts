@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseOhaCsv } from "../../bench/loadgen/oha.ts";
 import type { Sample } from "../../bench/loadgen/types.ts";
-import { computeStats, median, percentile, wallUsOf } from "../../bench/stats.ts";
+import { computeStats, median, non2xx, percentile, wallUsOf } from "../../bench/stats.ts";
 import { hasOhaFixtures, OHA_FIXTURES } from "./helpers.ts";
 
 const samplesOf = (ms: number[], status = 200): Sample[] =>
@@ -77,6 +77,14 @@ describe("computeStats on hand-checked vectors", () => {
 		expect(median([4, 1, 3, 2])).toBe(2.5);
 		expect(median([])).toBeNull();
 		expect(wallUsOf(samplesOf([1, 5]))).toBe(15_000);
+	});
+
+	test("non-2xx status codes", () => {
+		expect(non2xx({ "200": 5, "204": 1, "404": 2, "503": 3 })).toEqual([
+			["404", 2],
+			["503", 3],
+		]);
+		expect(non2xx({ "200": 5 })).toEqual([]);
 	});
 });
 

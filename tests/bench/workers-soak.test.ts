@@ -277,7 +277,6 @@ describe("built-in generator: duration mode", () => {
 			"0.0.0-test",
 		);
 		paths.length = 0;
-		const begin = performance.now();
 		const result = await gen.run({
 			url: `http://127.0.0.1:${port}/a`,
 			method: "GET",
@@ -289,17 +288,14 @@ describe("built-in generator: duration mode", () => {
 				{ method: "POST", url: `http://127.0.0.1:${port}/b`, body: "{}" },
 			],
 		});
-		const elapsed = performance.now() - begin;
 		expect(result.errors).toBe(0);
 		expect(result.samples.length).toBeGreaterThan(50);
 		// Every request sent got its response: in-flight ones completed after the deadline.
 		expect(paths).toHaveLength(result.samples.length);
 		expect(result.samples.every((s) => s.status === 200)).toBe(true);
 		expect(result.wallUs / 1000).toBeGreaterThanOrEqual(1000);
-		expect(result.wallUs / 1000).toBeLessThan(1500);
 		// No request started after the deadline.
 		expect(Math.max(...result.samples.map((s) => s.startUs))).toBeLessThan(1_000_000);
-		expect(elapsed).toBeLessThan(4000);
 		// Rotation: the two targets alternate request by request.
 		const a = paths.filter((p) => p === "/a").length;
 		const b = paths.filter((p) => p === "/b").length;

@@ -1,0 +1,145 @@
+import type { LoadGenerator, LoadRequest } from "./loadgen/types.ts";
+import type { CellPlan } from "./plan.ts";
+import type { ProcessRecord } from "./results.ts";
+import {
+	freePort,
+	type RunningServer,
+	type RuntimeName,
+	ServerError,
+	type StopResult,
+	startServer,
+} from "./runtimes.ts";
+
+/** What every bench mode needs to start servers and drive load. */
+export interface ServerSettings {
+	root: string;
+	outDir: string;
+	generator: LoadGenerator;
+	warmup: number;
+	body: string;
+	readyTimeoutMs: number;
+	port: number | null;
+	pinning: { server?: string; generator?: string };
+	progress: (line: string) => void;
+}
+
+/** "node x2" for two workers, "node" for one. */
+export const serverName = (runtime: RuntimeName, workers: number): string =>
+	workers === 1 ? runtime : `${runtime} x${workers}`;
+
+/** A ready server as a bench mode drives it. */
+export interface Session {
+	readonly server: RunningServer;
+	/** The runtime, with its workers when more than one ("node x2"). */
+	readonly name: string;
+	/** Where one cell's requests go: method, URL and body. */
+	target(plan: CellPlan): { method: "GET" | "POST"; url: string; body: string };
+	/** The load generator's order: `requests` measured after `warmup` unmeasured. */
+	request(plan: CellPlan, requests: number, warmup?: number): LoadRequest;
+	/** Throws when the server has died, naming what it died during. */
+	assertAlive(during: string): void;
+}
+
+function session(server: RunningServer, name: string, settings: ServerSettings): Session {
+	const target = (plan: CellPlan) => ({
+		method: plan.method,
+		url: `${server.baseUrl}${plan.path}`,
+		body: plan.method === "POST" ? settings.body : "",
+	});
+	return {
+		server,
+		name,
+		target,
+		request(plan, requests, warmup = 0) {
+			const post = plan.method === "POST";
+			return {
+				url: target(plan).url,
+				method: plan.method,
+				body: post ? settings.body : undefined,
+				contentType: post ? "application/json" : undefined,
+				requests,
+				concurrency: plan.concurrency,
+				cpuList: settings.pinning.generator,
+				warmup,
+			};
+		},
+		assertAlive(during) {
+			if (server.child.exitCode !== null || server.child.signalCode !== null) {
+				throw new ServerError(`${name} server died during ${during}: ${server.lastOutput()}`);
+			}
+		},
+	};
+}
+
+interface Served<T> {
+	/** What `use` returned. */
+	result: T;
+	stop: StopResult;
+	process: ProcessRecord;
+}
+
+/**
+ * Starts one server (its own port unless --port, ready once /ready answers), hands it to `use`,
+ * then stops it and records the process. When `use` throws, the server is stopped with a short
+ * grace before the error goes on, so no server outlives a failed bench.
+ */
+export async function withServer<T>(
+	runtime: RuntimeName,
+	workers: number,
+	where: { round: number; tag: string },
+	settings: ServerSettings,
+	use: (session: Session) => Promise<T>,
+): Promise<Served<T>> {
+	const port = settings.port ?? (await freePort());
+	const server = await startServer(runtime, {
+		root: settings.root,
+		port,
+		readyTimeoutMs: settings.readyTimeoutMs,
+		cpuList: settings.pinning.server,
+		workers,
+	});
+	const spawnToReadyMs = performance.now() - server.spawnedAt;
+	const name = serverName(runtime, workers);
+	settings.progress(
+		`${where.tag} ${name} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`,
+	);
+	let result: T;
+	try {
+		result = await use(session(server, name, settings));
+	} catch (error) {
+		await server.stop(2000);
+		throw error;
+	}
+	const stop = await server.stop();
+	warnIfUnclean(name, stop, settings.progress);
+	return { result, stop, process: processRecord(server, where.round, spawnToReadyMs, stop) };
+}
+
+function processRecord(
+	server: RunningServer,
+	round: number,
+	spawnToReadyMs: number,
+	stop: StopResult,
+): ProcessRecord {
+	return {
+		runtime: server.runtime,
+		round,
+		workers: server.workers,
+		processCount: stop.processes,
+		port: server.port,
+		spawnToReadyMs,
+		peakRssKiB: stop.peakRssKiB,
+		cpuMs: stop.cpuMs,
+		exitCode: stop.code,
+		exitSignal: stop.signal,
+		killed: stop.killed,
+		stopMs: stop.stopMs,
+	};
+}
+
+function warnIfUnclean(name: string, stop: StopResult, progress: (line: string) => void): void {
+	if (stop.killed || stop.code !== 0) {
+		const how = stop.killed ? "SIGKILLed" : `exit ${stop.code ?? stop.signal}`;
+		progress(`warning: ${name} did not shut down cleanly (${how})`);
+	}
+}
