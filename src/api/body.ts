@@ -1,3 +1,4 @@
+import { bodyReads } from "./body-reads.ts";
 import { ApiError } from "./errors.ts";
 
 /** Largest accepted body for one passenger, and for a batch of up to 1000. */
@@ -48,13 +49,18 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
 /**
  * A body stream that fails mid-way was cut off by the client (it aborted, or sent less than its
  * Content-Length): the client's fault, answered 400 (if it still listens) and not logged as ours.
+ * The server never cuts one off itself: on shutdown it lets the reads under way finish, and
+ * parks the requests that come to their body later (see body-reads.ts).
  */
 async function readComplete(request: Request, limit: number): Promise<Uint8Array> {
+	if (!bodyReads.begin()) return bodyReads.park();
 	try {
 		return await readBounded(request, limit);
 	} catch (error) {
 		if (error instanceof ApiError) throw error;
 		throw new ApiError(400, "malformed_json", "request body ended before its declared length");
+	} finally {
+		bodyReads.end();
 	}
 }
 

@@ -1,4 +1,5 @@
 import process from "node:process";
+import { bodyReads } from "../api/body-reads.ts";
 import {
 	ListenError,
 	type RuntimeAdapter,
@@ -17,6 +18,41 @@ declare const Deno: {
 		handler: (request: Request) => Response | Promise<Response>,
 	): { addr: { hostname: string; port: number }; shutdown(): Promise<void> };
 };
+
+/** Once a request is parked, how long the others' responses get to be written before exit. */
+const PARKED_GRACE_MS = 100;
+
+/**
+ * shutdown() stops accepting and resolves once in-flight requests have finished, but it also
+ * fails every request body not yet read in full (see body-reads.ts). So the body reads under way
+ * finish first, new ones parked meanwhile. A parked request never finishes, and shutdown() waits
+ * for it too: once there is one, the other responses get PARKED_GRACE_MS to be written instead.
+ */
+async function shutDownAfterBodyReads(server: { shutdown(): Promise<void> }): Promise<void> {
+	await bodyReads.close();
+	const stopped = server.shutdown();
+	const parkedThenGrace = bodyReads
+		.untilParked()
+		.then(() => new Promise((resolve) => setTimeout(resolve, PARKED_GRACE_MS)));
+	await Promise.race([stopped, parkedThenGrace]);
+}
+
+/** "/." or "/%2e" anywhere in the URL: a dot segment, or a name that merely starts with a dot. */
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+
+/**
+ * Node and Bun hand the app a WHATWG-parsed URL, dot segments resolved ("/a/../health" is
+ * "/health"); Deno.serve passes the path as sent. Parsing it the same way gives one answer on all
+ * three runtimes. Only URLs with a dot after a slash pay for it.
+ */
+const normalised = (request: Request) =>
+	// Not new Request(url, request): copying request.signal makes Deno print a deprecation notice.
+	new Request(new URL(request.url), {
+		method: request.method,
+		headers: request.headers,
+		body: request.body,
+		duplex: "half",
+	} as RequestInit);
 
 const WORKER_NAME = "titanic-worker-";
 /** What a worker thread posts to the thread that started it. */
@@ -37,7 +73,7 @@ const deno: RuntimeAdapter = {
 		try {
 			server = Deno.serve(
 				{ port: config.port, hostname: config.host, reusePort, onListen: () => {} },
-				(request) => app.fetch(request),
+				(request) => app.fetch(DOT_SEGMENT.test(request.url) ? normalised(request) : request),
 			);
 		} catch (error) {
 			if (error instanceof Deno.errors.AddrInUse) throw new ListenError("address already in use");
@@ -46,8 +82,7 @@ const deno: RuntimeAdapter = {
 		const { hostname, port } = server.addr;
 		return {
 			url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-			// shutdown() stops accepting and resolves once in-flight requests have finished.
-			close: () => server.shutdown(),
+			close: () => shutDownAfterBodyReads(server),
 		};
 	},
 

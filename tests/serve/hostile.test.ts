@@ -522,21 +522,26 @@ unknownModel("a model called constructor", "/predict/constructor");
 unknownModel("an encoded slash, gbdt-onnx%2Fbatch", "/predict/gbdt-onnx%2Fbatch");
 cases.push(
 	{
-		// Node and Bun resolve dot segments while building the Request URL (WHATWG URL), so the
-		// path becomes "/" (no route); Deno.serve hands the app the path as sent, so ".." is
-		// the model name. Either way a JSON 404 and no file.
-		name: "%2e%2e (Node, Bun: resolved to /; Deno: the model '..')",
+		// Dot segments are resolved as a WHATWG URL parser does, on every runtime: "%2e%2e" is
+		// "..", so the path becomes "/" (no route). A JSON 404 and no file.
+		name: "%2e%2e resolves to /",
 		send: rawPost("/predict/%2e%2e"),
 		status: 404,
-		code: { node: "not_found", bun: "not_found", deno: "unknown_model" },
+		code: "not_found",
 	},
 	{
-		// Node and Bun resolve "/predict/../models" to "/models" (GET only: 405); Deno keeps the
-		// dot segments: no route, 404.
-		name: "/predict/../models (Node, Bun: 405 on /models; Deno: 404)",
+		name: "/predict/../models resolves to /models (GET only: 405)",
 		send: rawPost("/predict/../models"),
-		status: { node: 405, bun: 405, deno: 404 },
-		code: { node: "method_not_allowed", bun: "method_not_allowed", deno: "not_found" },
+		status: 405,
+		code: "method_not_allowed",
+	},
+	{
+		name: "/./predict/mlp-onnx/../gbdt-ts resolves to /predict/gbdt-ts",
+		send: rawPost("/./predict/mlp-onnx/../gbdt-ts"),
+		status: 200,
+		code: "prediction",
+		model: "gbdt-ts",
+		equivalent: VALID,
 	},
 	{
 		name: "/predict/../../../etc/passwd: no route, never the file",
