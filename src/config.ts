@@ -15,7 +15,8 @@ const WORKERS_RULE = 'must be a whole number 1-64 or "auto"';
 
 const ConfigSchema = z.object({
 	PORT: Port.default(3000),
-	HOST: z.string().min(1, "must not be empty").default("127.0.0.1"),
+	// A stray space (e.g. from an .env file) would otherwise surface later as a puzzling DNS error.
+	HOST: z.string().regex(/^\S+$/, "must not contain spaces").default("127.0.0.1"),
 	MODELS_DIR: z.string().min(1, "must not be empty").default("models"),
 	LOG_LEVEL: z
 		.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })
@@ -47,6 +48,12 @@ export interface Config {
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
 export class ConfigError extends Error {}
 
+function invalid(key: string, value: string | undefined, reason: string): ConfigError {
+	// Never echo a secret back, even a malformed one.
+	const shown = key === "API_KEY" ? "(hidden)" : JSON.stringify(value ?? "");
+	return new ConfigError(`invalid ${key}=${shown}: ${reason}`);
+}
+
 /** Reads the service's settings from environment variables; unset or empty means the default. */
 export function loadConfig(
 	env: Record<string, string | undefined>,
@@ -58,13 +65,15 @@ export function loadConfig(
 			return value === undefined || value === "" ? [] : [[key, value]];
 		}),
 	);
+	for (const [key, value] of Object.entries(present)) {
+		// Only "" means the default: PORT=" " would otherwise coerce to 0, a random port.
+		if (value.trim() === "") throw invalid(key, env[key], "must not be blank");
+	}
 	const parsed = ConfigSchema.safeParse(present);
 	if (!parsed.success) {
 		const issue = parsed.error.issues[0];
 		const key = String(issue?.path[0] ?? "environment");
-		// Never echo a secret back, even a malformed one.
-		const shown = key === "API_KEY" ? "(hidden)" : JSON.stringify(env[key] ?? "");
-		throw new ConfigError(`invalid ${key}=${shown}: ${issue?.message}`);
+		throw invalid(key, env[key], issue?.message ?? "invalid");
 	}
 	const c = parsed.data;
 	const workers = c.WORKERS === "auto" ? cpuCount : c.WORKERS;

@@ -33,6 +33,9 @@ describe("loadConfig", () => {
 			[{ PORT: "65536" }, 'invalid PORT="65536"'],
 			[{ PORT: "80.5" }, 'invalid PORT="80.5"'],
 			[{ LOG_LEVEL: "loud" }, 'invalid LOG_LEVEL="loud"'],
+			// Blank is not empty: " " would otherwise coerce to port 0, a random port.
+			[{ PORT: " " }, 'invalid PORT=" ": must not be blank'],
+			[{ HOST: "127.0.0.1 " }, 'invalid HOST="127.0.0.1 ": must not contain spaces'],
 		] as const) {
 			expect(() => loadConfig(env)).toThrow(ConfigError);
 			expect(() => loadConfig(env)).toThrow(text);

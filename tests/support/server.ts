@@ -13,61 +13,102 @@ export function serveCommand(runtime: Runtime): string[] {
 	return [command, ...args];
 }
 
-export interface RunningServer {
-	readonly url: string;
+/** Environment overrides for a server; `undefined` removes a variable the test runner has set. */
+export type ServerEnv = Record<string, string | undefined>;
+
+/** A spawned server process whose output is being collected. */
+export interface LaunchedServer {
 	readonly process: ChildProcess;
-	/** Everything the server wrote to stderr so far. */
+	/** Everything the server wrote to stderr (and stdout) so far. */
 	stderr(): string;
-	/** SIGTERM, then the exit code. */
-	stop(): Promise<number | null>;
+	/** SIGTERM, then the exit code; SIGKILL (and null) if it has not exited after `graceMs`. */
+	stop(graceMs?: number): Promise<number | null>;
 }
 
-/** Starts the real server on a free port (PORT=0) and resolves once it logs its address. */
-export async function startServer(
-	runtime: Runtime,
-	env: Record<string, string> = {},
-	timeoutMs = 20_000,
-): Promise<RunningServer> {
-	const [command = "", ...args] = serveCommand(runtime);
+export interface RunningServer extends LaunchedServer {
+	readonly url: string;
+}
+
+/** Spawns `argv` in the project with PORT=0 and LOG_LEVEL=info unless `env` says otherwise. */
+export function launch(argv: string[], env: ServerEnv = {}): LaunchedServer {
+	const [command = "", ...args] = argv;
 	const child = spawn(command, args, {
 		cwd: PROJECT_ROOT,
 		env: { ...process.env, PORT: "0", LOG_LEVEL: "info", ...env },
 		stdio: ["ignore", "pipe", "pipe"],
 	});
 	let log = "";
-	child.stdout?.on("data", (chunk: Buffer) => {
+	const collect = (chunk: Buffer) => {
 		log += chunk.toString();
-	});
-	const url = await new Promise<string>((resolve, reject) => {
-		const timer = setTimeout(() => {
-			child.kill("SIGKILL");
-			reject(new Error(`${runtime} did not start in ${timeoutMs} ms:\n${log}`));
-		}, timeoutMs);
-		child.stderr?.on("data", (chunk: Buffer) => {
-			log += chunk.toString();
-			const match = /listening on (http:\/\/\S+)/.exec(log);
-			if (match?.[1]) {
-				clearTimeout(timer);
-				resolve(match[1]);
-			}
-		});
-		child.once("exit", (code) => {
-			clearTimeout(timer);
-			reject(new Error(`${runtime} exited with ${code} before listening:\n${log}`));
-		});
-	});
+	};
+	child.stdout?.on("data", collect);
+	child.stderr?.on("data", collect);
 	return {
-		url,
 		process: child,
 		stderr: () => log,
-		async stop() {
-			if (child.exitCode !== null) return child.exitCode;
+		async stop(graceMs = 30_000) {
+			if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
 			const exited = once(child, "exit");
 			child.kill("SIGTERM");
+			const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
 			const [code] = (await exited) as [number | null];
+			clearTimeout(timer);
 			return code;
 		},
 	};
+}
+
+/** Resolves with the URL the server's output names ("listening on ..."); SIGKILLs it on timeout. */
+export function untilListening(
+	server: LaunchedServer,
+	label: string,
+	timeoutMs: number,
+): Promise<string> {
+	const child = server.process;
+	return new Promise<string>((resolve, reject) => {
+		const check = () => {
+			const match = /listening on (http:\/\/\S+)/.exec(server.stderr());
+			if (!match?.[1]) return;
+			done();
+			resolve(match[1]);
+		};
+		const exited = (code: number | null) => {
+			done();
+			reject(new Error(`${label} exited with ${code} before listening:\n${server.stderr()}`));
+		};
+		const failed = (error: Error) => {
+			done();
+			reject(new Error(`${label} could not be started: ${error.message}`));
+		};
+		const timer = setTimeout(() => {
+			done();
+			child.kill("SIGKILL");
+			reject(new Error(`${label} did not start in ${timeoutMs} ms:\n${server.stderr()}`));
+		}, timeoutMs);
+		const done = () => {
+			clearTimeout(timer);
+			child.stderr?.off("data", check);
+			child.stdout?.off("data", check);
+			child.off("exit", exited);
+			child.off("error", failed);
+		};
+		child.stderr?.on("data", check);
+		child.stdout?.on("data", check);
+		child.once("exit", exited);
+		child.once("error", failed);
+		check();
+	});
+}
+
+/** Starts the real server on a free port (PORT=0) and resolves once it logs its address. */
+export async function startServer(
+	runtime: Runtime,
+	env: ServerEnv = {},
+	timeoutMs = 20_000,
+): Promise<RunningServer> {
+	const server = launch(serveCommand(runtime), env);
+	const url = await untilListening(server, runtime, timeoutMs);
+	return { ...server, url };
 }
 
 /** Polls /ready until it answers 200. */
@@ -84,7 +125,7 @@ export async function waitReady(url: string, timeoutMs = 20_000): Promise<void> 
 /** Runs a command to completion, capturing its output. */
 export async function runToExit(
 	argv: string[],
-	env: Record<string, string> = {},
+	env: ServerEnv = {},
 	timeoutMs = 20_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
 	const [command = "", ...args] = argv;
