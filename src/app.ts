@@ -9,8 +9,6 @@ import { apiRoutes, mountRoutes, PROTECTED_PATHS, rejectOtherMethods } from "./a
 import type { Registry } from "./inference/registry.ts";
 import type { Logger } from "./logger.ts";
 
-export { PASSENGER_FIELDS } from "./api/schemas.ts";
-
 export interface AppOptions {
 	logger: Logger;
 	/** When set, prediction and model routes need `Authorization: Bearer <apiKey>`. */

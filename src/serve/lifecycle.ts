@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createApp, PASSENGER_FIELDS } from "../app.ts";
+import { PASSENGER_FIELDS } from "../api/schemas.ts";
+import { createApp } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { loadRegistry, ModelLoadError } from "../inference/registry.ts";
 import { createLogger, type Logger } from "../logger.ts";

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as ort from "onnxruntime-node";
-import { createApp, PASSENGER_FIELDS } from "../../src/app.ts";
+import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
+import { createApp } from "../../src/app.ts";
 import {
 	bindingShapeProblem,
 	installedOrtVersion,
