@@ -4,6 +4,7 @@ import { createApp } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { loadRegistry, ModelLoadError } from "../inference/registry.ts";
 import { createLogger, type Logger } from "../logger.ts";
+import { portTaken } from "./port.ts";
 import { supervise } from "./supervisor.ts";
 import { warmRequestPath } from "./warm-up.ts";
 
@@ -81,6 +82,9 @@ export async function run(runtime: RuntimeAdapter, env: Record<string, string | 
 	const logger = createLogger(config.logLevel, (line) => console.error(`${label}${line}`));
 
 	if (config.workers > 1 && runtime.workerIndex === null) {
+		if (await portTaken(config.host, config.port)) {
+			fail(`cannot listen on ${config.host}:${config.port}: address already in use`);
+		}
 		supervise(runtime, config, logger, DRAIN_TIMEOUT_MS);
 	} else {
 		await serve(runtime, config, logger, fail);

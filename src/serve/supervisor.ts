@@ -21,9 +21,11 @@ export function describeExit(exit: WorkerExit): string {
 }
 
 /**
- * Runs `config.workers` copies of the server. A worker that dies before it reported ready failed
- * to start (its own one-line error says why; restarting would only repeat it): all stop and the
- * process exits 1. One that dies after it was ready is restarted, after a backoff. On
+ * Runs `config.workers` copies of the server. A worker that dies before it first reported ready
+ * failed to start (its own one-line error says why; restarting would only repeat it): all stop
+ * and the process exits 1. Once a worker has been ready, it is restarted whenever it dies, its
+ * replacements included even before they are ready (what served once is no configuration
+ * error), after a backoff. On
  * SIGINT/SIGTERM all workers drain and the process exits 0. `workerDrainTimeoutMs` is the longest
  * a worker takes to drain, after which a hung one is abandoned.
  */
@@ -39,6 +41,8 @@ export function supervise(
 	const workers = new Map<number, WorkerHandle>();
 	const pendingRestarts = new Map<number, ReturnType<typeof setTimeout>>();
 	const nextRestartDelay = new Map<number, number>();
+	/** Worker numbers that have been ready at least once. */
+	const servedBefore = new Set<number>();
 	let stopping = false;
 	let exitCode = 0;
 
@@ -48,7 +52,9 @@ export function supervise(
 		exitCode = code;
 		for (const timer of pendingRestarts.values()) clearTimeout(timer);
 		pendingRestarts.clear();
-		(code === 0 ? logger.info : logger.error)(`${reason}: stopping ${workers.size} workers`);
+		(code === 0 ? logger.info : logger.error)(
+			`${reason}: stopping the workers (${workers.size} running)`,
+		);
 		for (const worker of workers.values()) worker.stop();
 		if (workers.size === 0) return runtime.exit(exitCode);
 		setTimeout(() => runtime.exit(exitCode), workerDrainTimeoutMs + 1000).unref?.();
@@ -63,27 +69,34 @@ export function supervise(
 		return delay;
 	};
 
+	const scheduleRestart = (index: number, readyAt: number | null, exit: WorkerExit) => {
+		// A replacement that died before ready had no uptime: its backoff keeps growing.
+		const delay = restartDelay(index, readyAt ?? Date.now());
+		const when = readyAt === null ? " before it was ready" : "";
+		logger.warn(`worker ${index} ${describeExit(exit)}${when}; restarting it in ${delay} ms`);
+		const restart = () => {
+			pendingRestarts.delete(index);
+			start(index);
+		};
+		pendingRestarts.set(index, setTimeout(restart, delay));
+	};
+
 	const start = (index: number) => {
 		const worker = runtime.startWorker(index);
 		workers.set(index, worker);
 		let readyAt: number | null = null;
 		void worker.ready.then(() => {
 			readyAt = Date.now();
+			servedBefore.add(index);
 		});
 		void worker.exited.then((exit) => {
 			workers.delete(index);
 			if (stopping) {
 				if (workers.size === 0) runtime.exit(exitCode);
-			} else if (readyAt === null) {
+			} else if (readyAt === null && !servedBefore.has(index)) {
 				stopAll(`worker ${index} failed to start (it ${describeExit(exit)})`, 1);
 			} else {
-				const delay = restartDelay(index, readyAt);
-				logger.warn(`worker ${index} ${describeExit(exit)}; restarting it in ${delay} ms`);
-				const restart = () => {
-					pendingRestarts.delete(index);
-					start(index);
-				};
-				pendingRestarts.set(index, setTimeout(restart, delay));
+				scheduleRestart(index, readyAt, exit);
 			}
 		});
 	};

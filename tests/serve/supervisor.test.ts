@@ -128,7 +128,9 @@ describe("a worker that dies before it was ready", () => {
 		s.latest(2).becomeReady();
 		s.latest(1).die(CRASHED);
 		await until(() => s.latest(2).stopRequested && s.latest(3).stopRequested);
-		expect(s.log()).toContain("worker 1 failed to start (it exited with 1): stopping 2 workers");
+		expect(s.log()).toContain(
+			"worker 1 failed to start (it exited with 1): stopping the workers (2 running)",
+		);
 		expect(s.exitCodes).toEqual([]);
 		s.latest(2).die({ code: 0, signal: null });
 		s.latest(3).die({ code: null, signal: "SIGTERM" });
@@ -137,17 +139,19 @@ describe("a worker that dies before it was ready", () => {
 		expect(s.started).toHaveLength(3);
 	});
 
-	test("a replacement that dies before it is ready failed to start too", async () => {
+	test("a replacement that dies before it is ready is restarted, its backoff growing", async () => {
 		const s = fakeSupervision(2);
 		for (const worker of s.started) worker.becomeReady();
 		s.latest(1).die(KILLED);
 		await until(() => s.started.length === 3);
 		s.latest(1).die({ code: null, signal: "SIGSEGV" });
-		await until(() => s.latest(2).stopRequested);
-		expect(s.log()).toContain("worker 1 failed to start (it was killed by SIGSEGV)");
-		s.latest(2).die({ code: 0, signal: null });
-		await until(() => s.exitCodes.length > 0);
-		expect(s.exitCodes).toEqual([1]);
+		await until(() => s.started.length === 4);
+		expect(s.log()).toContain(
+			"worker 1 was killed by SIGSEGV before it was ready; restarting it in 200 ms",
+		);
+		expect(s.log()).not.toContain("failed to start");
+		expect(s.latest(2).stopRequested).toBe(false);
+		expect(s.exitCodes).toEqual([]);
 	});
 });
 
@@ -171,7 +175,7 @@ describe("SIGTERM", () => {
 		s.latest(1).die(KILLED);
 		await until(() => s.log().includes("restarting it in 100 ms"));
 		s.requestShutdown("SIGTERM");
-		expect(s.log()).toContain("SIGTERM: stopping 1 workers");
+		expect(s.log()).toContain("SIGTERM: stopping the workers (1 running)");
 		s.latest(2).die({ code: 0, signal: null });
 		await until(() => s.exitCodes.length > 0);
 		expect(s.exitCodes).toEqual([0]);

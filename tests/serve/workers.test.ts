@@ -90,6 +90,25 @@ async function predictStatuses(port: number, count: number): Promise<number[]> {
 const readyLines = (server: { stderr(): string }) =>
 	(server.stderr().match(/worker \d: info: ready/g) ?? []).length;
 
+describe.each(RUNTIMES)("%s with WORKERS=2 on a port another server holds", (runtime) => {
+	test("exits 1 with one line instead of joining that server's socket", async () => {
+		const port = await freePort();
+		// The holder shares its socket (SO_REUSEPORT), which is what workers could join.
+		const holder = await startServer("node", { PORT: String(port), WORKERS: "2" }, 60_000);
+		try {
+			await until(() => readyLines(holder) === 2, 60_000);
+			const result = await runToExit(serveCommand(runtime), { PORT: String(port), WORKERS: "2" });
+			expect(result.code).toBe(1);
+			expect(result.stderr.trim().split("\n")).toEqual([
+				`titanic-serve: cannot listen on 127.0.0.1:${port}: address already in use`,
+			]);
+			expect(readyLines(holder)).toBe(2);
+		} finally {
+			await holder.stop();
+		}
+	}, 120_000);
+});
+
 describe.each(["node", "bun"] as const)("%s supervisor with WORKERS=2", (runtime) => {
 	test("a worker killed after it was ready is restarted, and SIGTERM still stops all", async () => {
 		const port = await freePort();
