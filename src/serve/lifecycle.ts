@@ -144,7 +144,9 @@ async function serve(
 	});
 
 	try {
-		const warmed = await warmRequestPath(app, registry.ids, { apiKey: config.apiKey });
+		const warming = { apiKey: config.apiKey, stopped: () => stopping };
+		const warmed = await warmRequestPath(app, registry.ids, warming);
+		if (stopping) return; // the drain under way exits
 		logger.info(`warmed the request path: ${warmed.requests} requests in ${warmed.ms} ms`);
 		await registry.warm();
 	} catch (error) {

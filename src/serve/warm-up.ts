@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { WARM_UP_ENV } from "../api/request-log.ts";
 
@@ -19,6 +20,8 @@ export interface WarmUpOptions {
 	apiKey?: string | undefined;
 	/** Passes over every model; 500 by default. */
 	rounds?: number;
+	/** Checked before each pass: true ends the warm-up early (the server is shutting down). */
+	stopped?: () => boolean;
 }
 
 export interface WarmUpSummary {
@@ -36,12 +39,15 @@ export interface WarmUpSummary {
 export async function warmRequestPath(
 	app: OpenAPIHono,
 	modelIds: readonly string[],
-	{ apiKey, rounds = 500 }: WarmUpOptions = {},
+	{ apiKey, rounds = 500, stopped = () => false }: WarmUpOptions = {},
 ): Promise<WarmUpSummary> {
 	const headers = apiKey ? { ...HEADERS, authorization: `Bearer ${apiKey}` } : HEADERS;
 	const startedAt = performance.now();
 	let requests = 0;
-	for (let round = 0; round < rounds; round++) {
+	for (let round = 0; round < rounds && !stopped(); round++) {
+		// In-process requests never give the event loop a turn: without one per pass the server
+		// would accept nothing, /health and /ready (503) included, until warm-up ends.
+		await nextTurn();
 		for (const id of modelIds) {
 			const init = { method: "POST", headers, body: PASSENGER };
 			const response = await app.request(`/predict/${id}`, init, WARM_UP_ENV);

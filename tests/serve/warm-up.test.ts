@@ -31,6 +31,37 @@ describe("warmRequestPath", () => {
 		).rejects.toThrow(/answered 401/);
 	});
 
+	test("gives the event loop a turn per pass: /health answers and /ready says 503 meanwhile", async () => {
+		const fresh = await loadRegistry(`${PROJECT_ROOT}models`, PASSENGER_FIELDS);
+		try {
+			const app = createApp(fresh, { logger: createLogger("silent") });
+			let finished = false;
+			const warming = warmRequestPath(app, fresh.ids, { rounds: 50 }).then(() => {
+				finished = true;
+			});
+			// A macrotask, as a request from the network would be: it runs between two passes.
+			const [health, ready] = await new Promise<Response[]>((resolve) =>
+				setTimeout(() => resolve(Promise.all([app.request("/health"), app.request("/ready")])), 0),
+			);
+			expect(finished).toBe(false);
+			expect(health.status).toBe(200);
+			expect(ready.status).toBe(503);
+			await warming;
+		} finally {
+			await fresh.close();
+		}
+	});
+
+	test("ends early once stopped() says the server is shutting down", async () => {
+		const app = createApp(registry, { logger: createLogger("silent") });
+		let passes = 0;
+		const warmed = await warmRequestPath(app, registry.ids, {
+			rounds: 500,
+			stopped: () => ++passes > 3,
+		});
+		expect(warmed.requests).toBe(3 * (registry.ids.length + 1));
+	});
+
 	test("at LOG_LEVEL=debug it logs nothing, while a request arriving meanwhile is logged", async () => {
 		const lines: string[] = [];
 		const app = createApp(registry, { logger: createLogger("debug", (l) => lines.push(l)) });
