@@ -44,9 +44,18 @@ const NATIVE_EXECUTORS: Record<Family, (params: unknown) => Executor> = {
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** ENOENT, EACCES, or (Deno without read permission) the first line of the message. */
-const readFailure = (error: unknown) =>
-	(error as NodeJS.ErrnoException).code ?? String((error as Error).message).split("\n")[0];
+/** Errors a runtime's permission system throws, not the file system: Deno's, outside --allow-read. */
+const PERMISSION_ERRORS = new Set(["NotCapable", "PermissionDenied"]);
+
+/** ENOENT, EACCES, a refused permission, or the first line of the message. */
+function readFailure(error: unknown): string {
+	const { code, name, message } = error as NodeJS.ErrnoException;
+	if (code) return code;
+	if (PERMISSION_ERRORS.has(name)) {
+		return "the runtime may not read it; under Deno, MODELS_DIR must be inside the project";
+	}
+	return String(message).split("\n")[0] ?? "";
+}
 
 async function readVerified(dir: string, file: string, expected: string): Promise<Uint8Array> {
 	const path = join(dir, file);
