@@ -49,7 +49,7 @@ FROM denoland/deno:debian-${DENO_VERSION} AS runtime-deno
 # The same permission flags as deno.json's "serve" task. `deno task serve` cannot be used here: the
 # task runs ./node_modules/.bin/deno (the npm devDependency), which the image does not install; the
 # base image's deno is on PATH instead. (tests/deploy checks that the flags stay in sync.)
-CMD ["deno", "run", "--unstable-net", "--allow-net", "--allow-read=.", "--allow-env=PORT,HOST,MODELS_DIR,LOG_LEVEL,API_KEY,WORKERS", "--allow-ffi=node_modules/onnxruntime-node", "--allow-sys=cpus", "src/serve/deno.ts"]
+CMD ["deno", "run", "--unstable-net", "--allow-net", "--allow-read=.", "--allow-env=PORT,HOST,MODELS_DIR,LOG_LEVEL,API_KEY,WORKERS,METRICS", "--allow-ffi=node_modules/onnxruntime-node", "--allow-sys=cpus", "src/serve/deno.ts"]
 # `deno eval` runs with all permissions, so the probe needs no flags.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 	CMD ["deno", "eval", "fetch('http://127.0.0.1:'+(Deno.env.get('PORT')??3000)+'/ready').then(r=>Deno.exit(r.ok?0:1),()=>Deno.exit(1))"]
@@ -69,7 +69,8 @@ ENV NODE_ENV=production \
 	HOST=0.0.0.0 \
 	PORT=3000 \
 	MODELS_DIR=models \
-	LOG_LEVEL=info
+	LOG_LEVEL=info \
+	METRICS=on
 # A numeric non-root uid, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 3000

@@ -76,12 +76,13 @@ async function soakMode(
 		? (options.concurrency[0] as number)
 		: DEFAULTS.soakConcurrency;
 	settings.progress(
-		`bench: soak ${soakMs / 1000} s per server: ${options.runtimes.join(",")}, workers ${options.workers.join(",")}, concurrency ${concurrency}, models ${models.join(",")}; ${how}`,
+		`bench: soak ${soakMs / 1000} s per server: ${options.runtimes.join(",")}, workers ${options.workers.join(",")}, metrics ${options.metrics.join(",")}, concurrency ${concurrency}, models ${models.join(",")}; ${how}`,
 	);
 	const { soak, processes } = await runSoak({
 		...settings,
 		runtimes: options.runtimes,
 		workers: options.workers,
+		metrics: options.metrics[0] ?? "on",
 		models,
 		concurrency,
 		durationMs: soakMs,
@@ -93,7 +94,7 @@ async function soakMode(
 /** The normal run: every runtime, model and concurrency, round after round. */
 function benchMode(options: Options, settings: ServerSettings, how: string): Promise<Output> {
 	settings.progress(
-		`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${options.workers.join(",")}, ${options.rounds} round(s); ${how}`,
+		`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${options.workers.join(",")}, metrics ${options.metrics.join(",")}, ${options.rounds} round(s); ${how}`,
 	);
 	return runPlan(buildPlan(options), { ...settings, requests: options.requests });
 }
@@ -110,6 +111,7 @@ function optionsRecord(options: Options): Results["options"] {
 		body: options.bodySource,
 		pin: options.pin,
 		workers: options.workersSpec,
+		metrics: options.metrics,
 		...(options.soakMs === null ? {} : { soakMs: options.soakMs }),
 	};
 }

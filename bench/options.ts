@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { FLOOR } from "./results.ts";
+import { FLOOR, METRICS_SETTINGS, type MetricsSetting } from "./results.ts";
 import { RUNTIMES, type RuntimeName } from "./runtimes.ts";
 
 export const MODELS = ["mlp-onnx", "gbdt-onnx", "mlp-ts", "gbdt-ts"] as const;
@@ -28,6 +28,8 @@ export interface Options {
 	workers: number[];
 	/** As given, e.g. ["1", "auto"], for results.json. */
 	workersSpec: string[];
+	/** METRICS values per server, e.g. on and off to measure what metrics cost. */
+	metrics: MetricsSetting[];
 	/** --soak: sustained-load mode for this long (ms); null runs the normal bench. */
 	soakMs: number | null;
 	/** --soak-mark: the RSS sample the growth criterion compares against (ms). */
@@ -50,11 +52,12 @@ export const DEFAULTS = {
 	rounds: 3,
 	loadgen: "auto" as LoadgenMode,
 	workers: ["1"],
+	metrics: ["on"] as MetricsSetting[],
 	soakConcurrency: 32,
 	soakMarkMs: 10_000,
 };
 
-export const USAGE = `usage: bun run bench [options]
+export const USAGE = `usage: npm run bench -- [options]
   --runtimes LIST     node,bun,deno (default all three)
   --models LIST       ${MODELS.join(",")},${FLOOR} (default all)
   --requests N        measured requests per cell (default ${DEFAULTS.requests})
@@ -67,6 +70,7 @@ export const USAGE = `usage: bun run bench [options]
   --port N            fixed server port (default a free port per server)
   --pin               server on core 0, load generator on core 1 (needs taskset, 2 cores)
   --workers LIST      WORKERS values per server, e.g. 1,2 or 1,auto (default 1; auto = CPU count)
+  --metrics LIST      METRICS values per server: on,off measures what metrics cost (default on)
   --soak DURATION     sustained load instead, e.g. 60s or 2m: per runtime, concurrency 32 (or the one
                       --concurrency value) rotating over --models, server RSS sampled every second
   --soak-mark D       the RSS sample the soak's growth criterion compares against (default 10s)`;
@@ -139,6 +143,13 @@ export function parseOptions(argv: readonly string[]): Options {
 	if (soakMs !== null && concurrency.length > 1) {
 		throw new UsageError("--soak takes one --concurrency value");
 	}
+	const metrics =
+		values.metrics === undefined
+			? [...DEFAULTS.metrics]
+			: list("metric", values.metrics, METRICS_SETTINGS);
+	if (soakMs !== null && metrics.length > 1) {
+		throw new UsageError("--soak takes one --metrics value");
+	}
 	return {
 		runtimes:
 			values.runtimes === undefined ? [...RUNTIMES] : list("runtime", values.runtimes, RUNTIMES),
@@ -157,6 +168,7 @@ export function parseOptions(argv: readonly string[]): Options {
 		port: values.port === undefined ? null : port(values.port),
 		workers: parseWorkers(values.workers ?? DEFAULTS.workers.join(",")),
 		workersSpec: (values.workers ?? DEFAULTS.workers.join(",")).split(",").map((v) => v.trim()),
+		metrics,
 		soakMs,
 		soakMarkMs,
 		modelsGiven: values.models !== undefined,
@@ -221,6 +233,7 @@ function parseRaw(argv: readonly string[]) {
 			body: { type: "string" },
 			port: { type: "string" },
 			workers: { type: "string" },
+			metrics: { type: "string" },
 			soak: { type: "string" },
 			"soak-mark": { type: "string" },
 			pin: { type: "boolean" },

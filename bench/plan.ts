@@ -1,5 +1,5 @@
 import type { Options } from "./options.ts";
-import { FLOOR } from "./results.ts";
+import { FLOOR, type MetricsSetting } from "./results.ts";
 import type { RuntimeName } from "./runtimes.ts";
 
 export interface CellPlan {
@@ -15,6 +15,8 @@ export interface ServerPlan {
 	runtime: RuntimeName;
 	/** WORKERS for this server: 1 serves from one process (one thread on Deno). */
 	workers: number;
+	/** METRICS for this server. */
+	metrics: MetricsSetting;
 	cells: CellPlan[];
 }
 
@@ -27,21 +29,32 @@ export function cellPlan(model: string, concurrency: number): CellPlan {
 /**
  * Rounds interleave the runtimes (A B C A B C) so slow drift of the machine (thermal, noisy
  * neighbours) spreads over all of them instead of landing on whichever ran last. Within a round,
- * each workers value runs every runtime in turn: node x1, bun x1, deno x1, node x2, ...
+ * each workers value runs every runtime in turn: node x1, bun x1, deno x1, node x2, ... and so
+ * does each METRICS value, whose order turns every round (on then off, then off then on), so
+ * neither always runs first.
  */
 export function buildPlan(
 	options: Pick<Options, "runtimes" | "models" | "concurrency" | "rounds"> & {
 		workers?: readonly number[];
+		metrics?: readonly MetricsSetting[];
 	},
 ): ServerPlan[] {
 	const servers: ServerPlan[] = [];
+	const cells = () => options.concurrency.flatMap((c) => options.models.map((m) => cellPlan(m, c)));
 	for (let round = 1; round <= options.rounds; round++) {
 		for (const workers of options.workers ?? [1]) {
-			for (const runtime of options.runtimes) {
-				const cells = options.concurrency.flatMap((c) => options.models.map((m) => cellPlan(m, c)));
-				servers.push({ round, runtime, workers, cells });
+			for (const metrics of rotate<MetricsSetting>(options.metrics ?? ["on"], round - 1)) {
+				for (const runtime of options.runtimes) {
+					servers.push({ round, runtime, workers, metrics, cells: cells() });
+				}
 			}
 		}
 	}
 	return servers;
+}
+
+/** The items, starting at index `by` (modulo their count). */
+export function rotate<T>(items: readonly T[], by: number): T[] {
+	const shift = items.length === 0 ? 0 : by % items.length;
+	return [...items.slice(shift), ...items.slice(0, shift)];
 }

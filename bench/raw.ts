@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sample } from "./loadgen/types.ts";
+import type { MetricsSetting } from "./results.ts";
 
 /** The per-request CSVs under raw/, one per measured run, named relative to results.json. */
 
@@ -14,8 +15,17 @@ function rawCsv(samples: readonly Sample[]): string {
 	return `${lines.join("\n")}\n`;
 }
 
-/** "-w2" for two workers; one worker adds nothing, so folders from before --workers line up. */
-export const workersSuffix = (workers: number): string => (workers === 1 ? "" : `-w${workers}`);
+/**
+ * "-w2" for two workers, "-metrics-off" for METRICS=off; the defaults (one worker, metrics on)
+ * add nothing, so folders from before --workers and --metrics line up.
+ */
+export const serverSuffix = ({
+	workers,
+	metrics,
+}: {
+	workers: number;
+	metrics: MetricsSetting | null;
+}): string => `${workers === 1 ? "" : `-w${workers}`}${metrics === "off" ? "-metrics-off" : ""}`;
 
 /** Writes `raw/<name>.csv` under outDir and returns that relative path. */
 export function writeRawCsv(outDir: string, name: string, samples: readonly Sample[]): string {

@@ -6,7 +6,7 @@ import { labelSources } from "./report/sources.ts";
 import { terminalTable } from "./report/terminal.ts";
 import { readResults } from "./results.ts";
 
-const USAGE = `usage: bun run bench:report [--out DIR] RESULTS_DIR...
+const USAGE = `usage: npm run bench:report -- [--out DIR] RESULTS_DIR...
   Re-renders report.md and the charts from saved results.json files. With one folder the report is
   written back into it; with several (e.g. two machines) they are merged into one comparison,
   written to --out (default bench/results/merged-<timestamp>/).`;

@@ -9,6 +9,12 @@ export const RESULTS_SCHEMA_VERSION = 1;
 /** The model name of the floor cell: GET /health, the runtime's bare HTTP round trip. */
 export const FLOOR = "floor";
 
+/** The server's METRICS values the bench can compare (--metrics on,off). */
+export const METRICS_SETTINGS = ["on", "off"] as const;
+export type MetricsSetting = (typeof METRICS_SETTINGS)[number];
+/** METRICS of a cell or process, absent in files written before --metrics existed. */
+const MetricsSchema = z.enum(METRICS_SETTINGS).optional();
+
 const Count = z.number().int().nonnegative();
 const Ms = z.number().nonnegative();
 const MaybeMs = Ms.nullable();
@@ -39,6 +45,8 @@ const CellSchema = z.object({
 	concurrency: z.number().int().positive(),
 	/** WORKERS the server ran with; absent (files written before workers existed) means 1. */
 	workers: z.number().int().positive().optional(),
+	/** METRICS the server ran with. */
+	metrics: MetricsSchema,
 	round: z.number().int().positive(),
 	requests: Count,
 	warmup: Count,
@@ -62,6 +70,8 @@ const ProcessSchema = z.object({
 	round: z.number().int().positive(),
 	/** WORKERS the server ran with; absent means 1. */
 	workers: z.number().int().positive().optional(),
+	/** METRICS the server ran with. */
+	metrics: MetricsSchema,
 	/** Processes summed into peakRssKiB and cpuMs (Node/Bun: supervisor + workers; Deno: 1). */
 	processCount: Count.nullable().optional(),
 	port: z.number().int().positive(),
@@ -80,6 +90,7 @@ export type ProcessRecord = z.infer<typeof ProcessSchema>;
 const SoakRunSchema = z.object({
 	runtime: z.enum(RUNTIMES),
 	workers: z.number().int().positive(),
+	metrics: MetricsSchema,
 	port: z.number().int().positive(),
 	generator: GeneratorSchema,
 	/** Responses, errors (requests without a response), status codes, req/s, p50/p99. */
@@ -149,6 +160,8 @@ const ResultsSchema = z.object({
 		pin: z.boolean(),
 		/** --workers as given, e.g. ["1", "auto"]; absent means ["1"]. */
 		workers: z.array(z.string().min(1)).min(1).optional(),
+		/** --metrics, e.g. ["on", "off"]; absent in files from before the option. */
+		metrics: z.array(z.enum(METRICS_SETTINGS)).min(1).optional(),
 		/** --soak in ms, when the run was a soak. */
 		soakMs: z.number().int().positive().optional(),
 	}),
@@ -163,6 +176,10 @@ export class ResultsError extends Error {}
 
 /** WORKERS of a cell or process; files from before --workers have none, which means 1. */
 export const workersOf = (x: { workers?: number | undefined }): number => x.workers ?? 1;
+
+/** METRICS of a cell or process; null for files from before --metrics (whose servers had none). */
+export const metricsOf = (x: { metrics?: MetricsSetting | undefined }): MetricsSetting | null =>
+	x.metrics ?? null;
 
 export function parseResults(text: string, source = "results.json"): Results {
 	let json: unknown;

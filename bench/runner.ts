@@ -1,7 +1,7 @@
 import type { LoadRequest, Sample } from "./loadgen/types.ts";
-import type { CellPlan, ServerPlan } from "./plan.ts";
-import { workersSuffix, writeRawCsv } from "./raw.ts";
-import { type Cell, FLOOR, type ProcessRecord } from "./results.ts";
+import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
+import { serverSuffix, writeRawCsv } from "./raw.ts";
+import { type Cell, FLOOR, metricsOf, type ProcessRecord, workersOf } from "./results.ts";
 import { sampleInferMs } from "./server-timing.ts";
 import { type ServerSettings, type Session, serverName, withServer } from "./session.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
@@ -26,7 +26,7 @@ export async function runPlan(
 		const tag = `[round ${round}/${rounds}]`;
 		const served = await withServer(
 			serverPlan.runtime,
-			serverPlan.workers,
+			serverPlan,
 			{ round, tag },
 			settings,
 			async (session) => {
@@ -48,11 +48,6 @@ export async function runPlan(
 		output.processes.push(served.process);
 	}
 	return output;
-}
-
-function rotate<T>(items: readonly T[], by: number): T[] {
-	const shift = items.length === 0 ? 0 : by % items.length;
-	return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 /** Sends each cell's warm-up requests once, unmeasured, before the first measured cell. */
@@ -79,12 +74,13 @@ async function measureCell(
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();
 	session.assertAlive(plan.model);
-	const name = `${server.runtime}${workersSuffix(server.workers)}-${plan.model}-c${plan.concurrency}-r${round}`;
+	const name = `${server.runtime}${serverSuffix(session.variant)}-${plan.model}-c${plan.concurrency}-r${round}`;
 	return {
 		runtime: server.runtime,
 		model: plan.model,
 		concurrency: plan.concurrency,
 		workers: server.workers,
+		metrics: session.variant.metrics ?? undefined,
 		round,
 		requests: settings.requests,
 		warmup: settings.warmup,
@@ -118,6 +114,6 @@ function progressLine(cell: Cell): string {
 	const bad = non2xx(s.statusCodes)
 		.map(([code, n]) => `  ${n}x${code}`)
 		.join("");
-	const runtime = serverName(cell.runtime, cell.workers ?? 1);
+	const runtime = serverName(cell.runtime, { workers: workersOf(cell), metrics: metricsOf(cell) });
 	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${bad}`;
 }

@@ -1,6 +1,6 @@
 import type { LoadGenerator, LoadRequest } from "./loadgen/types.ts";
 import type { CellPlan } from "./plan.ts";
-import type { ProcessRecord } from "./results.ts";
+import type { MetricsSetting, ProcessRecord } from "./results.ts";
 import {
 	freePort,
 	type RunningServer,
@@ -23,14 +23,23 @@ export interface ServerSettings {
 	progress: (line: string) => void;
 }
 
-/** "node x2" for two workers, "node" for one. */
-export const serverName = (runtime: RuntimeName, workers: number): string =>
-	workers === 1 ? runtime : `${runtime} x${workers}`;
+/** How a server is configured beyond its runtime: the settings the bench can sweep. */
+export interface ServerVariant {
+	/** WORKERS. */
+	workers: number;
+	/** METRICS; null (in files from before --metrics) means the server had no such setting. */
+	metrics: MetricsSetting | null;
+}
+
+/** "node x2" for two workers, "node metrics=off" without metrics, "node" with the defaults. */
+export const serverName = (runtime: RuntimeName, { workers, metrics }: ServerVariant): string =>
+	`${runtime}${workers === 1 ? "" : ` x${workers}`}${metrics === "off" ? " metrics=off" : ""}`;
 
 /** A ready server as a bench mode drives it. */
 export interface Session {
 	readonly server: RunningServer;
-	/** The runtime, with its workers when more than one ("node x2"). */
+	readonly variant: ServerVariant;
+	/** The runtime, with what differs from the defaults ("node x2", "bun metrics=off"). */
 	readonly name: string;
 	/** Where one cell's requests go: method, URL and body. */
 	target(plan: CellPlan): { method: "GET" | "POST"; url: string; body: string };
@@ -40,7 +49,12 @@ export interface Session {
 	assertAlive(during: string): void;
 }
 
-function session(server: RunningServer, name: string, settings: ServerSettings): Session {
+function session(
+	server: RunningServer,
+	variant: ServerVariant,
+	name: string,
+	settings: ServerSettings,
+): Session {
 	const target = (plan: CellPlan) => ({
 		method: plan.method,
 		url: `${server.baseUrl}${plan.path}`,
@@ -48,6 +62,7 @@ function session(server: RunningServer, name: string, settings: ServerSettings):
 	});
 	return {
 		server,
+		variant,
 		name,
 		target,
 		request(plan, requests, warmup = 0) {
@@ -85,7 +100,7 @@ interface Served<T> {
  */
 export async function withServer<T>(
 	runtime: RuntimeName,
-	workers: number,
+	{ workers, metrics }: ServerVariant,
 	where: { round: number; tag: string },
 	settings: ServerSettings,
 	use: (session: Session) => Promise<T>,
@@ -97,22 +112,25 @@ export async function withServer<T>(
 		readyTimeoutMs: settings.readyTimeoutMs,
 		cpuList: settings.pinning.server,
 		workers,
+		...(metrics === null ? {} : { env: { METRICS: metrics } }),
 	});
 	const spawnToReadyMs = performance.now() - server.spawnedAt;
-	const name = serverName(runtime, workers);
+	const variant = { workers, metrics };
+	const name = serverName(runtime, variant);
 	settings.progress(
 		`${where.tag} ${name} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`,
 	);
 	let result: T;
 	try {
-		result = await use(session(server, name, settings));
+		result = await use(session(server, variant, name, settings));
 	} catch (error) {
 		await server.stop(2000);
 		throw error;
 	}
 	const stop = await server.stop();
 	warnIfUnclean(name, stop, settings.progress);
-	return { result, stop, process: processRecord(server, where.round, spawnToReadyMs, stop) };
+	const record = processRecord(server, where.round, spawnToReadyMs, stop);
+	return { result, stop, process: metrics === null ? record : { ...record, metrics } };
 }
 
 function processRecord(

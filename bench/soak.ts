@@ -1,8 +1,14 @@
 import type { LoadGenerator, LoadRequest, LoadResult } from "./loadgen/types.ts";
 import { MODELS } from "./options.ts";
 import { cellPlan } from "./plan.ts";
-import { workersSuffix, writeRawCsv } from "./raw.ts";
-import type { ProcessRecord, Soak, SoakRun } from "./results.ts";
+import { serverSuffix, writeRawCsv } from "./raw.ts";
+import {
+	type MetricsSetting,
+	metricsOf,
+	type ProcessRecord,
+	type Soak,
+	type SoakRun,
+} from "./results.ts";
 import type { RuntimeName } from "./runtimes.ts";
 import { type ServerSettings, type Session, serverName, withServer } from "./session.ts";
 import { computeStats, non2xx } from "./stats.ts";
@@ -19,6 +25,8 @@ const SAMPLE_MS = 1000;
 interface SoakSettings extends ServerSettings {
 	runtimes: readonly RuntimeName[];
 	workers: readonly number[];
+	/** The one METRICS value the soak's servers run with. */
+	metrics: MetricsSetting;
 	models: readonly string[];
 	concurrency: number;
 	durationMs: number;
@@ -94,16 +102,18 @@ export async function runSoak(
 	const processes: ProcessRecord[] = [];
 	for (const workers of settings.workers) {
 		for (const runtime of settings.runtimes) {
+			const variant = { workers, metrics: settings.metrics };
 			const {
 				result,
 				stop,
 				process: record,
-			} = await withServer(runtime, workers, { round: 1, tag: "[soak]" }, settings, (session) =>
+			} = await withServer(runtime, variant, { round: 1, tag: "[soak]" }, settings, (session) =>
 				soakLoad(session, settings),
 			);
 			const run: SoakRun = {
 				runtime,
 				workers,
+				metrics: settings.metrics,
 				port: record.port,
 				...result,
 				...judgeRss(result.rss, settings.markMs),
@@ -112,7 +122,7 @@ export async function runSoak(
 				killed: stop.killed,
 			};
 			run.pass = soakPasses(run);
-			settings.progress(soakLine(serverName(runtime, workers), run));
+			settings.progress(soakLine(serverName(runtime, variant), run));
 			soak.runs.push(run);
 			processes.push(record);
 		}
@@ -158,7 +168,7 @@ async function soakLoad(session: Session, settings: SoakSettings): Promise<SoakL
 		result.samples.length > 0
 			? writeRawCsv(
 					settings.outDir,
-					`soak-${server.runtime}${workersSuffix(server.workers)}`,
+					`soak-${server.runtime}${serverSuffix(session.variant)}`,
 					result.samples,
 				)
 			: null;
@@ -209,7 +219,8 @@ export function soakFailure(soak: Soak): string | null {
 					? [`RSS grew x${r.growth.toFixed(3)}`]
 					: []),
 		];
-		return `${serverName(r.runtime, r.workers)} (${reasons.join(", ")})`;
+		const variant = { workers: r.workers, metrics: metricsOf(r) };
+		return `${serverName(r.runtime, variant)} (${reasons.join(", ")})`;
 	});
 	return `soak failed: ${why.join("; ")}`;
 }

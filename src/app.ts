@@ -2,12 +2,14 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireBearer } from "./api/auth.ts";
 import { docsRoutes } from "./api/docs.ts";
 import { ApiError } from "./api/errors.ts";
+import { countHttpRequests, markedRoute, metricsRoute } from "./api/metrics.ts";
 import { serveOpenApiDocument } from "./api/openapi.ts";
 import { logRequests } from "./api/request-log.ts";
 import { createResponder, documentHeaders } from "./api/respond.ts";
 import { apiRoutes, mountRoutes, PROTECTED_PATHS, rejectOtherMethods } from "./api/routes.ts";
 import type { Registry } from "./inference/registry.ts";
 import type { Logger } from "./logger.ts";
+import { createServiceMetrics } from "./metrics/service.ts";
 
 export interface AppOptions {
 	logger: Logger;
@@ -15,6 +17,8 @@ export interface AppOptions {
 	apiKey?: string | undefined;
 	/** True once shutdown has begun: responses then ask the client to close the connection. */
 	isDraining?: () => boolean;
+	/** Prometheus metrics: recorded on the request path and served at /metrics (METRICS=on). */
+	metrics?: boolean;
 }
 
 /**
@@ -24,10 +28,12 @@ export interface AppOptions {
  */
 export function createApp(
 	registry: Registry,
-	{ logger, apiKey, isDraining = () => false }: AppOptions,
+	{ logger, apiKey, isDraining = () => false, metrics: withMetrics = false }: AppOptions,
 ): OpenAPIHono {
 	const app = new OpenAPIHono();
 	const respond = createResponder(isDraining);
+	// With METRICS=off nothing records anything: no wrapper around fetch, no recording handler.
+	const metrics = withMetrics ? createServiceMetrics(registry.ids) : undefined;
 
 	// Only at LOG_LEVEL=debug: at the default level the hot path has no logging at all.
 	if (logger.debugEnabled) app.use(logRequests(logger));
@@ -36,7 +42,12 @@ export function createApp(
 		for (const path of PROTECTED_PATHS) app.use(path, auth);
 	}
 
-	const methodsByPath = mountRoutes(app, apiRoutes(registry, respond));
+	const routes = apiRoutes(registry, respond, metrics);
+	if (metrics) routes.push(metricsRoute(metrics, isDraining));
+	const methodsByPath = mountRoutes(
+		app,
+		metrics ? routes.map((route) => markedRoute(route, metrics.http)) : routes,
+	);
 
 	// The two generated documents are not on the hot path: a header middleware is fine there.
 	for (const path of ["/openapi.json", "/docs"]) app.use(path, documentHeaders(isDraining));
@@ -48,6 +59,10 @@ export function createApp(
 	}
 
 	rejectOtherMethods(app, methodsByPath);
+	if (metrics) {
+		metrics.http.addRoutes(methodsByPath.keys());
+		countHttpRequests(app, metrics.http);
+	}
 	app.notFound((c) =>
 		respond(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toBody(), 404),
 	);

@@ -11,6 +11,8 @@ const Port = z.coerce
 	.min(0, "must be 0-65535")
 	.max(65535, "must be 0-65535");
 
+const METRICS_VALUES = ["on", "off"] as const;
+
 const WORKERS_RULE = 'must be a whole number 1-64 or "auto"';
 
 const ConfigSchema = z.object({
@@ -33,6 +35,7 @@ const ConfigSchema = z.object({
 			},
 		)
 		.default(1),
+	METRICS: z.enum(METRICS_VALUES, { error: 'must be "on" or "off"' }).default("on"),
 });
 
 export interface Config {
@@ -43,6 +46,8 @@ export interface Config {
 	apiKey: string | undefined;
 	/** Server copies sharing the port; 1 serves from this process alone. */
 	workers: number;
+	/** Prometheus metrics recorded and served at /metrics; off leaves them out of the request path. */
+	metrics: boolean;
 }
 
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
@@ -54,11 +59,18 @@ function invalid(key: string, value: string | undefined, reason: string): Config
 	return new ConfigError(`invalid ${key}=${shown}: ${reason}`);
 }
 
-/** Reads the service's settings from environment variables; unset or empty means the default. */
+/**
+ * Reads the service's settings from environment variables; unset or empty means the default,
+ * except for API_KEY, where an empty value is an error: `API_KEY=$SECRET` with the secret
+ * missing must not start a server whose every route is open.
+ */
 export function loadConfig(
 	env: Record<string, string | undefined>,
 	cpuCount = availableParallelism(),
 ): Config {
+	if (env.API_KEY === "") {
+		throw invalid("API_KEY", "", "must not be empty (unset it to turn authentication off)");
+	}
 	const present = Object.fromEntries(
 		Object.keys(ConfigSchema.shape).flatMap((key) => {
 			const value = env[key];
@@ -88,5 +100,6 @@ export function loadConfig(
 		logLevel: c.LOG_LEVEL,
 		apiKey: c.API_KEY,
 		workers,
+		metrics: c.METRICS === "on",
 	};
 }

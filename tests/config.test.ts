@@ -10,6 +10,7 @@ describe("loadConfig", () => {
 			logLevel: "info",
 			apiKey: undefined,
 			workers: 1,
+			metrics: true,
 		});
 	});
 
@@ -23,6 +24,7 @@ describe("loadConfig", () => {
 			logLevel: "debug",
 			apiKey: undefined,
 			workers: 1,
+			metrics: true,
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
 	});
@@ -43,7 +45,20 @@ describe("loadConfig", () => {
 	});
 });
 
+test("METRICS: on (the default) or off, nothing else", () => {
+	expect(loadConfig({ METRICS: "on" }).metrics).toBe(true);
+	expect(loadConfig({ METRICS: "off" }).metrics).toBe(false);
+	for (const bad of ["OFF", "false", "0", "yes"]) {
+		expect(() => loadConfig({ METRICS: bad })).toThrow(
+			`invalid METRICS="${bad}": must be "on" or "off"`,
+		);
+	}
+});
+
 test("API_KEY is optional, at least 16 characters, and never echoed", () => {
+	expect(() => loadConfig({ API_KEY: "" })).toThrow(
+		"invalid API_KEY=(hidden): must not be empty (unset it to turn authentication off)",
+	);
 	expect(loadConfig({ API_KEY: "0123456789abcdef" }).apiKey).toBe("0123456789abcdef");
 	expect(() => loadConfig({ API_KEY: "short-secret" })).toThrow("invalid API_KEY=(hidden)");
 	try {

@@ -1,4 +1,11 @@
-import { type Cell, FLOOR, type ProcessRecord, workersOf } from "../results.ts";
+import {
+	type Cell,
+	FLOOR,
+	type MetricsSetting,
+	metricsOf,
+	type ProcessRecord,
+	workersOf,
+} from "../results.ts";
 import { median, non2xx } from "../stats.ts";
 import { runtimeOrder, type Source } from "./sources.ts";
 
@@ -13,11 +20,13 @@ interface Range {
 	max: number;
 }
 
-/** One (machine, runtime, workers, model, concurrency) over all of its rounds. */
+/** One (machine, runtime, workers, metrics, model, concurrency) over all of its rounds. */
 export interface Row {
 	machine: string;
 	runtime: Cell["runtime"];
 	workers: number;
+	/** METRICS; null for runs from before --metrics. */
+	metrics: MetricsSetting | null;
 	model: string;
 	concurrency: number;
 	rounds: number;
@@ -38,18 +47,19 @@ export interface Row {
 	maxMs: number | null;
 	p50Range: Range | null;
 	rpsRange: Range;
-	/** p50 minus the p50 of the same machine, runtime, workers and concurrency's floor row. */
+	/** p50 minus the p50 of the same machine, runtime, workers, metrics and concurrency's floor row. */
 	p50OverFloorMs: number | null;
 	/** Requests without a response and non-2xx responses, summed over the rounds. */
 	errors: number;
 	non2xx: [code: string, count: number][];
 }
 
-/** One runtime (and workers value, machine) over its server processes, one per round. */
+/** One runtime (and workers and metrics value, machine) over its server processes, one per round. */
 export interface ServerRow {
 	machine: string;
 	runtime: ProcessRecord["runtime"];
 	workers: number;
+	metrics: MetricsSetting | null;
 	servers: number;
 	/** Medians over the servers. */
 	processes: number | null;
@@ -61,13 +71,61 @@ export interface ServerRow {
 	clean: number;
 }
 
+/**
+ * A cell measured with METRICS=on and with METRICS=off in the same rounds: the difference of the
+ * two p50s round by round. Servers of one round ran one after the other, so each difference
+ * compares like with like even when the machine drifts between rounds.
+ */
+export interface MetricsPair {
+	machine: string;
+	runtime: Cell["runtime"];
+	workers: number;
+	model: string;
+	concurrency: number;
+	/** p50 on minus p50 off, per round that measured both. */
+	roundDiffsMs: number[];
+}
+
 interface Derived {
 	rows: Row[];
 	servers: ServerRow[];
+	metricsPairs: MetricsPair[];
 }
 
 export function derive(sources: readonly Source[]): Derived {
-	return { rows: withFloor(latencyRows(sources)), servers: serverRows(sources) };
+	return {
+		rows: withFloor(latencyRows(sources)),
+		servers: serverRows(sources),
+		metricsPairs: metricsPairs(sources),
+	};
+}
+
+function metricsPairs(sources: readonly Source[]): MetricsPair[] {
+	const pairs: MetricsPair[] = [];
+	for (const { machine, cells } of groupCells(sources)) {
+		const first = cells[0] as Cell;
+		if (metricsOf(first) !== "on") continue;
+		const offCells = sources
+			.filter((s) => s.label === machine)
+			.flatMap((s) => s.results.cells)
+			.filter(
+				(c) =>
+					metricsOf(c) === "off" &&
+					c.runtime === first.runtime &&
+					workersOf(c) === workersOf(first) &&
+					c.model === first.model &&
+					c.concurrency === first.concurrency,
+			);
+		const roundDiffsMs = cells.flatMap((on) => {
+			const off = offCells.find((c) => c.round === on.round);
+			const [a, b] = [on.stats.p50Ms, off?.stats.p50Ms ?? null];
+			return a === null || b === null ? [] : [a - b];
+		});
+		if (roundDiffsMs.length === 0) continue;
+		const { runtime, model, concurrency } = first;
+		pairs.push({ machine, runtime, workers: workersOf(first), model, concurrency, roundDiffsMs });
+	}
+	return pairs;
 }
 
 const present = (values: readonly (number | null)[]): number[] =>
@@ -84,6 +142,7 @@ function groupCells(sources: readonly Source[]): { machine: string; cells: Cell[
 				source.label,
 				cell.runtime,
 				workersOf(cell),
+				metricsOf(cell),
 				cell.model,
 				cell.concurrency,
 			]);
@@ -105,6 +164,7 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			machine,
 			runtime: first.runtime,
 			workers: workersOf(first),
+			metrics: metricsOf(first),
 			model: first.model,
 			concurrency: first.concurrency,
 			rounds: cells.length,
@@ -139,7 +199,8 @@ function summedNon2xx(cells: readonly Cell[]): [string, number][] {
 }
 
 function withFloor(rows: Row[]): Row[] {
-	const key = (r: Row) => JSON.stringify([r.machine, r.runtime, r.workers, r.concurrency]);
+	const key = (r: Row) =>
+		JSON.stringify([r.machine, r.runtime, r.workers, r.metrics, r.concurrency]);
 	const floors = new Map(rows.filter((r) => r.model === FLOOR).map((r) => [key(r), r.p50Ms]));
 	return rows.map((row) => {
 		const floor = row.model === FLOOR ? null : (floors.get(key(row)) ?? null);
@@ -152,14 +213,17 @@ function serverRows(sources: readonly Source[]): ServerRow[] {
 	const runtimes = runtimeOrder(sources);
 	const all = sources.flatMap((s) => s.results.processes);
 	const workerValues = [...new Set(all.map(workersOf))].sort((a, b) => a - b);
+	const metricsValues = [...new Set(all.map(metricsOf))];
 	const rows: ServerRow[] = [];
 	for (const source of sources) {
 		for (const runtime of runtimes) {
 			for (const workers of workerValues) {
-				const procs = source.results.processes.filter(
-					(p) => p.runtime === runtime && workersOf(p) === workers,
-				);
-				if (procs.length > 0) rows.push(serverRow(source.label, procs));
+				for (const metrics of metricsValues) {
+					const procs = source.results.processes.filter(
+						(p) => p.runtime === runtime && workersOf(p) === workers && metricsOf(p) === metrics,
+					);
+					if (procs.length > 0) rows.push(serverRow(source.label, procs));
+				}
 			}
 		}
 	}
@@ -174,6 +238,7 @@ function serverRow(machine: string, procs: readonly ProcessRecord[]): ServerRow 
 		machine,
 		runtime: first.runtime,
 		workers: workersOf(first),
+		metrics: metricsOf(first),
 		servers: procs.length,
 		processes: mid((p) => p.processCount),
 		spawnToReadyMs: mid((p) => p.spawnToReadyMs),

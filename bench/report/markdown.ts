@@ -37,6 +37,7 @@ function environmentSection(sources: readonly Source[]): string {
 			`- Bench driver: ${e.benchRuntime}, project ${e.projectVersion}`,
 			run,
 			`- Workers (WORKERS): ${(o.workers ?? ["1"]).join(", ")}`,
+			...(o.metrics ? [`- Metrics (METRICS): ${o.metrics.join(", ")}`] : []),
 			"",
 		);
 	}

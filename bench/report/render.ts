@@ -4,7 +4,14 @@ import { derive } from "./derive.ts";
 import { markdownReport } from "./markdown.ts";
 import type { Source } from "./sources.ts";
 import { latencyChart, rssChart, throughputChart } from "./svg.ts";
-import { concurrencyTable, latencyTable, soakTable, startupTable, type Table } from "./tables.ts";
+import {
+	concurrencyTable,
+	latencyTable,
+	metricsCostTable,
+	soakTable,
+	startupTable,
+	type Table,
+} from "./tables.ts";
 
 interface Rendered {
 	markdown: string;
@@ -14,7 +21,7 @@ interface Rendered {
 }
 
 export function renderReport(sources: readonly Source[]): Rendered {
-	const { rows, servers } = derive(sources);
+	const { rows, servers, metricsPairs } = derive(sources);
 	const soak = soakTable(sources);
 	if (rows.length === 0 && !soak) throw new Error("the results hold no cells to report");
 	const tables: Table[] = [];
@@ -23,6 +30,8 @@ export function renderReport(sources: readonly Source[]): Rendered {
 		tables.push(latencyTable(rows, sources, "runtime"), latencyTable(rows, sources, "model"));
 		const sweep = concurrencyTable(rows, sources);
 		if (sweep) tables.push(sweep);
+		const cost = metricsCostTable(rows, metricsPairs, sources);
+		if (cost) tables.push(cost);
 		charts.push({
 			file: "latency.svg",
 			title: "Latency by runtime and model",

@@ -1,4 +1,4 @@
-import { type Results, workersOf } from "../results.ts";
+import { type MetricsSetting, metricsOf, type Results, workersOf } from "../results.ts";
 
 /** One results.json, labelled by the machine it came from when several are merged. */
 export interface Source {
@@ -25,6 +25,16 @@ export function labelSources(results: readonly Results[]): Source[] {
 export function severalWorkers(items: readonly { workers?: number | undefined }[]): boolean {
 	return new Set(items.map(workersOf)).size > 1;
 }
+
+/** Whether the items hold more than one METRICS value, so tables and charts must label it. */
+export function severalMetrics(
+	items: readonly { metrics?: MetricsSetting | null | undefined }[],
+): boolean {
+	return new Set(items.map((x) => metricsOf({ metrics: x.metrics ?? undefined }))).size > 1;
+}
+
+/** The METRICS column's text: "-" for runs from before --metrics. */
+export const metricsLabel = (metrics: MetricsSetting | null): string => metrics ?? "-";
 
 /** Runtimes in the order the sources listed them, each once. */
 export const runtimeOrder = (sources: readonly Source[]): string[] => [

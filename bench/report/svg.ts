@@ -1,6 +1,13 @@
 import { FLOOR } from "../results.ts";
 import type { Row } from "./derive.ts";
-import { modelOrder, runtimeOrder, type Source, severalWorkers } from "./sources.ts";
+import {
+	metricsLabel,
+	modelOrder,
+	runtimeOrder,
+	type Source,
+	severalMetrics,
+	severalWorkers,
+} from "./sources.ts";
 
 /** Standalone SVG charts: no scripts, no external fonts or styles, so any viewer renders them. */
 
@@ -89,10 +96,13 @@ function legend(
 	});
 }
 
-/** A row's series: machine, runtime and workers. */
-const seriesKey = (r: Row) => JSON.stringify([r.machine, r.runtime, r.workers]);
+/** A row's series: machine, runtime, workers and metrics. */
+const seriesKey = (r: Row) => JSON.stringify([r.machine, r.runtime, r.workers, r.metrics]);
 
-/** One series per machine, runtime and workers value ("node x2" when several workers were run). */
+/**
+ * One series per machine, runtime, workers and metrics value ("node x2" when several workers were
+ * run, "node metrics=off" when both METRICS values were).
+ */
 function seriesOf(
 	rows: readonly Row[],
 	sources: readonly Source[],
@@ -100,15 +110,19 @@ function seriesOf(
 	const merged = sources.length > 1;
 	const labelWorkers = severalWorkers(rows);
 	const runtimes = runtimeOrder(sources);
+	const labelMetrics = severalMetrics(rows);
 	const workerValues = [...new Set(rows.map((r) => r.workers))].sort((a, b) => a - b);
+	const metricsValues = [...new Set(rows.map((r) => r.metrics))];
 	const out: { key: string; label: string }[] = [];
 	for (const source of sources) {
 		for (const runtime of runtimes) {
 			for (const workers of workerValues) {
-				const key = JSON.stringify([source.label, runtime, workers]);
-				if (!rows.some((r) => seriesKey(r) === key)) continue;
-				const name = labelWorkers ? `${runtime} x${workers}` : runtime;
-				out.push({ key, label: merged ? `${name} (${source.label})` : name });
+				for (const metrics of metricsValues) {
+					const key = JSON.stringify([source.label, runtime, workers, metrics]);
+					if (!rows.some((r) => seriesKey(r) === key)) continue;
+					const name = `${labelWorkers ? `${runtime} x${workers}` : runtime}${labelMetrics ? ` metrics=${metricsLabel(metrics)}` : ""}`;
+					out.push({ key, label: merged ? `${name} (${source.label})` : name });
+				}
 			}
 		}
 	}

@@ -1,5 +1,14 @@
-import type { Row, ServerRow } from "./derive.ts";
-import { modelOrder, runtimeOrder, type Source, severalWorkers } from "./sources.ts";
+import type { MetricsSetting } from "../results.ts";
+import { median } from "../stats.ts";
+import type { MetricsPair, Row, ServerRow } from "./derive.ts";
+import {
+	metricsLabel,
+	modelOrder,
+	runtimeOrder,
+	type Source,
+	severalMetrics,
+	severalWorkers,
+} from "./sources.ts";
 
 /** Tables as plain cells, rendered by markdown.ts and terminal.ts alike; they only format. */
 export interface Table {
@@ -21,7 +30,26 @@ const fmtMs = (ms: number | null, digits = 3): string => (ms === null ? "-" : ms
 const fmtRange = (range: { min: number; max: number } | null, digits: number): string =>
 	range === null ? "-" : `${range.min.toFixed(digits)}–${range.max.toFixed(digits)}`;
 
-type SortKey = "concurrency" | "runtime" | "workers" | "model" | "machine";
+type SortKey = "concurrency" | "runtime" | "workers" | "metrics" | "model" | "machine";
+
+/** On before off; runs from before --metrics (null) first. */
+const METRICS_RANK = { on: 0, off: 1 } as const;
+
+/** The columns that tell servers of one runtime apart, for the settings a run held several of. */
+function variantColumns(items: readonly { workers: number; metrics: MetricsSetting | null }[]): {
+	headers: string[];
+	values(item: { workers: number; metrics: MetricsSetting | null }): string[];
+} {
+	const workers = severalWorkers(items);
+	const metrics = severalMetrics(items);
+	return {
+		headers: [...(workers ? ["workers"] : []), ...(metrics ? ["metrics"] : [])],
+		values: (item) => [
+			...(workers ? [String(item.workers)] : []),
+			...(metrics ? [metricsLabel(item.metrics)] : []),
+		],
+	};
+}
 
 function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortKey[]): Row[] {
 	const machines = sources.map((s) => s.label);
@@ -35,6 +63,8 @@ function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortK
 				return runtimes.indexOf(r.runtime);
 			case "workers":
 				return r.workers;
+			case "metrics":
+				return r.metrics === null ? -1 : METRICS_RANK[r.metrics];
 			case "model":
 				return models.indexOf(r.model);
 			case "machine":
@@ -110,13 +140,13 @@ export function latencyTable(
 		rows.filter((r) => r.concurrency === lowest),
 		sources,
 		by === "model"
-			? ["model", "runtime", "workers", "machine"]
-			: ["runtime", "workers", "model", "machine"],
+			? ["model", "runtime", "workers", "metrics", "machine"]
+			: ["runtime", "workers", "metrics", "model", "machine"],
 	);
 	const merged = sources.length > 1;
-	const workers = severalWorkers(rows);
+	const variant = variantColumns(rows);
 	const common = commonNotes(selected);
-	const runtimeCols = workers ? ["runtime", "workers"] : ["runtime"];
+	const runtimeCols = ["runtime", ...variant.headers];
 	const first = by === "runtime" ? [...runtimeCols, "model"] : ["model", ...runtimeCols];
 	const headers = [
 		...(merged ? ["machine"] : []),
@@ -136,7 +166,7 @@ export function latencyTable(
 		...tailHeaders(common),
 	];
 	const body = selected.map((row) => {
-		const rt = workers ? [row.runtime, String(row.workers)] : [row.runtime];
+		const rt = [row.runtime, ...variant.values(row)];
 		const names = by === "runtime" ? [...rt, row.model] : [row.model, ...rt];
 		return [
 			...(merged ? [row.machine] : []),
@@ -168,7 +198,15 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 	const workers = severalWorkers(rows);
 	if (new Set(rows.map((r) => r.concurrency)).size < 2 && !workers) return null;
 	const merged = sources.length > 1;
-	const sorted = sortRows(rows, sources, ["runtime", "model", "machine", "workers", "concurrency"]);
+	const variant = variantColumns(rows);
+	const sorted = sortRows(rows, sources, [
+		"runtime",
+		"model",
+		"machine",
+		"workers",
+		"metrics",
+		"concurrency",
+	]);
 	const common = commonNotes(sorted);
 	if (workers) {
 		common.notes.push(
@@ -185,7 +223,7 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 		headers: [
 			...(merged ? ["machine"] : []),
 			"runtime",
-			...(workers ? ["workers"] : []),
+			...variant.headers,
 			"model",
 			"concurrency",
 			"p50 ms",
@@ -197,7 +235,7 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 		rows: sorted.map((row) => [
 			...(merged ? [row.machine] : []),
 			row.runtime,
-			...(workers ? [String(row.workers)] : []),
+			...variant.values(row),
 			row.model,
 			String(row.concurrency),
 			fmtMs(row.p50Ms),
@@ -210,15 +248,106 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 	};
 }
 
+/**
+ * Only when a run measured servers with METRICS=on and METRICS=off: per runtime and model (lowest
+ * concurrency), both p50s, the difference of the two, and the median of the per-round
+ * differences; then, per runtime, that median over all of its models' rounds.
+ */
+export function metricsCostTable(
+	rows: readonly Row[],
+	pairs: readonly MetricsPair[],
+	sources: readonly Source[],
+): Table | null {
+	if (pairs.length === 0) return null;
+	const lowest = Math.min(...pairs.map((p) => p.concurrency));
+	const selected = pairs.filter((p) => p.concurrency === lowest);
+	const rowOf = (p: MetricsPair, metrics: MetricsSetting) =>
+		rows.find(
+			(r) =>
+				r.metrics === metrics &&
+				r.machine === p.machine &&
+				r.runtime === p.runtime &&
+				r.workers === p.workers &&
+				r.model === p.model &&
+				r.concurrency === p.concurrency,
+		);
+	const merged = sources.length > 1;
+	const workers = severalWorkers(selected);
+	const us = (ms: number | null) => (ms === null ? "-" : (ms * 1000).toFixed(1));
+	const lead = (p: MetricsPair, model: string) => [
+		...(merged ? [p.machine] : []),
+		p.runtime,
+		...(workers ? [String(p.workers)] : []),
+		model,
+	];
+	const body: string[][] = [];
+	const runtimes = runtimeOrder(sources);
+	const machines = sources.map((s) => s.label);
+	const ordered = [...selected].sort(
+		(a, b) =>
+			runtimes.indexOf(a.runtime) - runtimes.indexOf(b.runtime) ||
+			a.workers - b.workers ||
+			machines.indexOf(a.machine) - machines.indexOf(b.machine),
+	);
+	for (const group of groupBy(ordered, (p) => JSON.stringify([p.machine, p.runtime, p.workers]))) {
+		for (const p of sortPairs(group, sources)) {
+			const [on, off] = [rowOf(p, "on"), rowOf(p, "off")];
+			const diff = on?.p50Ms != null && off?.p50Ms != null ? on.p50Ms - off.p50Ms : null;
+			body.push([
+				...lead(p, p.model),
+				fmtMs(on?.p50Ms ?? null),
+				fmtMs(off?.p50Ms ?? null),
+				us(diff),
+				us(median(p.roundDiffsMs)),
+				fmtRange(on?.p50Range ?? null, 3),
+				fmtRange(off?.p50Range ?? null, 3),
+			]);
+		}
+		const all = group.flatMap((p) => p.roundDiffsMs);
+		body.push([...lead(group[0] as MetricsPair, "all"), "-", "-", "-", us(median(all)), "-", "-"]);
+	}
+	return {
+		title: "Cost of metrics",
+		headers: [
+			...(merged ? ["machine"] : []),
+			"runtime",
+			...(workers ? ["workers"] : []),
+			"model",
+			"p50 on ms",
+			"p50 off ms",
+			"on − off µs",
+			"paired µs",
+			"p50 range on ms",
+			"p50 range off ms",
+		],
+		rows: body,
+		notes: [
+			`Concurrency ${lowest}. The same server with METRICS=on and METRICS=off, started one after the other within each round (the order alternates by round). "on − off" is the difference of the two p50s, each the median over its rounds; "paired" is the median of the differences within each round, which the machine's drift between rounds does not move; the "all" row takes that median over every model's rounds. The range columns show how far a p50 moves from round to round on this machine: a difference well inside them is noise.`,
+		],
+	};
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
+	const groups = new Map<string, T[]>();
+	for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+	return [...groups.values()];
+}
+
+/** Pairs in the order the sources listed the models. */
+function sortPairs(pairs: readonly MetricsPair[], sources: readonly Source[]): MetricsPair[] {
+	const models = modelOrder(sources);
+	return [...pairs].sort((a, b) => models.indexOf(a.model) - models.indexOf(b.model));
+}
+
 /** Per runtime (and workers value, machine): medians over its servers, one per round. */
 export function startupTable(servers: readonly ServerRow[], sources: readonly Source[]): Table {
 	const merged = sources.length > 1;
-	const workers = severalWorkers(servers);
+	const variant = variantColumns(servers);
 	const showProcs = servers.some((s) => (s.processes ?? 1) > 1);
 	const rows = servers.map((s) => [
 		...(merged ? [s.machine] : []),
 		s.runtime,
-		...(workers ? [String(s.workers)] : []),
+		...variant.values(s),
 		String(s.servers),
 		...(showProcs ? [s.processes === null ? "-" : String(s.processes)] : []),
 		fmtMs(s.spawnToReadyMs, 0),
@@ -237,7 +366,7 @@ export function startupTable(servers: readonly ServerRow[], sources: readonly So
 		headers: [
 			...(merged ? ["machine"] : []),
 			"runtime",
-			...(workers ? ["workers"] : []),
+			...variant.headers,
 			"servers",
 			...(showProcs ? ["procs"] : []),
 			"spawn to ready ms",
@@ -294,7 +423,7 @@ export function soakTable(sources: readonly Source[]): Table | null {
 			`${merged ? `${source.label}: ` : ""}${soak.durationMs / 1000} s of load per server at concurrency ${soak.concurrency}, requests rotating over ${soak.models.join(", ")}${soak.models.length > 1 ? " (request by request)" : ""}; ${soak.runs[0]?.generator.name ?? "?"} generator.`,
 	);
 	notes.push(
-		`RSS is VmRSS summed over the server's processes (Node/Bun: supervisor and workers; Deno: one process), sampled every second from the start of the load. "RSS @mark" is the first sample at or after ${mark}; "growth" is the peak of the samples from the mark on over it. PASS: growth <= ${(1 + (first?.tolerance ?? 0.1)).toFixed(2)} (the issue's "peak RSS after 60 s within 10% of RSS after 10 s"), no errors, every response 2xx.`,
+		`RSS is VmRSS summed over the server's processes (Node/Bun: supervisor and workers; Deno: one process), sampled every second from the start of the load. "RSS @mark" is the first sample at or after ${mark}; "growth" is the peak of the samples from the mark on over it. PASS: growth <= ${(1 + (first?.tolerance ?? 0.1)).toFixed(2)} (the peak after the mark within ${Math.round((first?.tolerance ?? 0.1) * 100)}% of RSS at the mark: a leak grows past that, a warmed heap does not), no errors, every response 2xx.`,
 	);
 	return {
 		title: "Soak",

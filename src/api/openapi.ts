@@ -22,6 +22,7 @@ const ERROR_DESCRIPTIONS = {
 	405: "method_not_allowed: answered to any method this path does not take",
 	413: `payload_too_large: a body over ${size(BODY_LIMITS.single)} (one passenger) or ${size(BODY_LIMITS.batch)} (a batch)`,
 	415: "unsupported_media_type: a body that is not application/json (utf-8)",
+	500: "internal_error: a bug, logged on the server; the answer carries no detail",
 } as const;
 export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
 
@@ -45,15 +46,15 @@ export function errors(...statuses: ErrorStatus[]): RouteConfig["responses"] {
 }
 
 /**
- * Adds what every route shares to its documentation: the 405 its path gives any other method
- * and, for a route behind API_KEY, the bearer requirement and its 401.
+ * Adds what every route shares to its documentation: the 405 its path gives any other method,
+ * the 500 of a bug and, for a route behind API_KEY, the bearer requirement and its 401.
  */
 export function withSharedResponses(route: RouteConfig, needsToken: boolean): RouteConfig {
-	if (!needsToken) return { ...route, responses: { ...route.responses, ...errors(405) } };
+	if (!needsToken) return { ...route, responses: { ...route.responses, ...errors(405, 500) } };
 	return {
 		...route,
 		security: [{ [BEARER]: [] }],
-		responses: { ...route.responses, ...errors(401, 405) },
+		responses: { ...route.responses, ...errors(401, 405, 500) },
 	};
 }
 

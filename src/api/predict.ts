@@ -3,24 +3,29 @@ import type { z } from "zod";
 import type { ModelId } from "../inference/model-info.ts";
 import { encodeRows, FEATURE_COUNT, type RowEncoder } from "../inference/preprocess.ts";
 import type { LoadedModel, Registry } from "../inference/registry.ts";
+import type { ModelMetrics, ServiceMetrics } from "../metrics/service.ts";
 import { BODY_LIMITS, readJson } from "./body.ts";
 import { ApiError, issuesOf } from "./errors.ts";
+import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
 import { type BatchPrediction, BatchRequest, Passenger, type Prediction } from "./schemas.ts";
 
 export type Handler = (c: Context) => Response | Promise<Response>;
 
+/** The 404 for a model id the registry does not know; its message lists the known ones. */
+function unknownModel(id: string, registry: Registry): ApiError {
+	return new ApiError(
+		404,
+		"unknown_model",
+		`unknown model ${JSON.stringify(id)}; known models: ${registry.ids.join(", ")}`,
+	);
+}
+
 /** The model named by the `model` path parameter, or the 404 that lists the known ones. */
 export function requestedModel(c: Context, registry: Registry): LoadedModel {
 	const id = c.req.param("model") ?? "";
 	const model = registry.get(id);
-	if (!model) {
-		throw new ApiError(
-			404,
-			"unknown_model",
-			`unknown model ${JSON.stringify(id)}; known models: ${registry.ids.join(", ")}`,
-		);
-	}
+	if (!model) throw unknownModel(id, registry);
 	return model;
 }
 
@@ -70,24 +75,36 @@ function invalid(error: z.ZodError): ApiError {
 }
 
 /** The model call's own time, so clients and the bench can tell it from HTTP time. */
-function serverTiming(startedAt: number): Record<string, string> {
-	return { "server-timing": `infer;dur=${(performance.now() - startedAt).toFixed(3)}` };
+const serverTiming = (inferMs: number): Record<string, string> => ({
+	"server-timing": `infer;dur=${inferMs.toFixed(3)}`,
+});
+
+/** The request body validated and preprocessed into the model's input. */
+function modelInput<Body>(
+	shape: PredictionShape<Body, unknown>,
+	body: unknown,
+	model: LoadedModel,
+): Float32Array {
+	const parsed = shape.schema.safeParse(body);
+	if (!parsed.success) throw invalid(parsed.error);
+	return shape.encode(parsed.data, model.encode);
 }
 
 /**
  * The one prediction handler: read the bounded body, validate it, preprocess it into one
  * Float32Array, make one executor call, answer. Single and batch differ only in their shape.
+ * With `metrics`, the handler that also records them; without, one with no recording code at all.
  */
 export function predictHandler<Body, Answer>(
 	shape: PredictionShape<Body, Answer>,
 	registry: Registry,
 	respond: Respond,
+	metrics?: ServiceMetrics,
 ): Handler {
+	if (metrics) return measuredPredictHandler(shape, registry, respond, metrics);
 	return async (c) => {
 		const model = requestedModel(c, registry);
-		const parsed = shape.schema.safeParse(await readJson(c.req.raw, shape.limit));
-		if (!parsed.success) throw invalid(parsed.error);
-		const input = shape.encode(parsed.data, model.encode);
+		const input = modelInput(shape, await readJson(c.req.raw, shape.limit), model);
 		const rows = input.length / FEATURE_COUNT;
 		const { executor } = model;
 		const startedAt = performance.now();
@@ -95,7 +112,48 @@ export function predictHandler<Body, Answer>(
 		const probabilities = executor.async
 			? await executor.predict(input, rows)
 			: executor.predict(input, rows);
-		const timing = serverTiming(startedAt);
+		const timing = serverTiming(performance.now() - startedAt);
 		return respond(shape.answer(model.id, probabilities), 200, timing);
+	};
+}
+
+/**
+ * The same handler, recording into the model's preallocated series, found with the same one
+ * lookup by id that finds the model. An unknown model is counted under no model (it has none);
+ * any error once the model is known counts as a failure. Warm-up requests are not counted.
+ */
+function measuredPredictHandler<Body, Answer>(
+	shape: PredictionShape<Body, Answer>,
+	registry: Registry,
+	respond: Respond,
+	metrics: ServiceMetrics,
+): Handler {
+	const byId = new Map<string, { model: LoadedModel; record: ModelMetrics }>(
+		registry.list().map((model) => [model.id, { model, record: metrics.model(model.id) }]),
+	);
+	return async (c) => {
+		const enteredAt = performance.now();
+		const id = c.req.param("model") ?? "";
+		const target = byId.get(id);
+		if (!target) throw unknownModel(id, registry);
+		const { model, record } = target;
+		try {
+			const input = modelInput(shape, await readJson(c.req.raw, shape.limit), model);
+			const rows = input.length / FEATURE_COUNT;
+			const { executor } = model;
+			const startedAt = performance.now();
+			const probabilities = executor.async
+				? await executor.predict(input, rows)
+				: executor.predict(input, rows);
+			const inferMs = performance.now() - startedAt;
+			const response = respond(shape.answer(model.id, probabilities), 200, serverTiming(inferMs));
+			if (c.env !== WARM_UP_ENV) {
+				record.succeeded((performance.now() - enteredAt) / 1000, inferMs / 1000, rows);
+			}
+			return response;
+		} catch (error) {
+			if (c.env !== WARM_UP_ENV) record.failed();
+			throw error;
+		}
 	};
 }

@@ -1,5 +1,6 @@
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { Registry } from "../inference/registry.ts";
+import type { ServiceMetrics } from "../metrics/service.ts";
 import { ApiError } from "./errors.ts";
 import { errors, json, withSharedResponses } from "./openapi.ts";
 import { BATCH, type Handler, ONE_PASSENGER, predictHandler, requestedModel } from "./predict.ts";
@@ -23,13 +24,20 @@ export interface ApiRoute {
 }
 
 /** Paths that need the bearer token when API_KEY is set; the probes and documents stay open. */
-export const PROTECTED_PATHS = ["/predict/*", "/models", "/models/*"] as const;
+export const PROTECTED_PATHS = ["/predict/*", "/models", "/models/*", "/metrics"] as const;
 
 const needsToken = (path: string) =>
 	PROTECTED_PATHS.some((p) => (p.endsWith("/*") ? path.startsWith(p.slice(0, -1)) : path === p));
 
-/** Every route of the service except the two documents (/openapi.json, /docs). */
-export function apiRoutes(registry: Registry, respond: Respond): ApiRoute[] {
+/**
+ * Every route of the service except the two documents (/openapi.json, /docs) and /metrics; with
+ * `metrics`, the prediction routes record into them.
+ */
+export function apiRoutes(
+	registry: Registry,
+	respond: Respond,
+	metrics?: ServiceMetrics,
+): ApiRoute[] {
 	return [
 		{
 			config: {
@@ -80,7 +88,7 @@ export function apiRoutes(registry: Registry, respond: Respond): ApiRoute[] {
 				},
 				responses: { 200: json(Prediction, "The prediction"), ...errors(400, 404, 413, 415) },
 			},
-			handler: predictHandler(ONE_PASSENGER, registry, respond),
+			handler: predictHandler(ONE_PASSENGER, registry, respond, metrics),
 		},
 		{
 			config: {
@@ -96,10 +104,14 @@ export function apiRoutes(registry: Registry, respond: Respond): ApiRoute[] {
 					...errors(400, 404, 413, 415),
 				},
 			},
-			handler: predictHandler(BATCH, registry, respond),
+			handler: predictHandler(BATCH, registry, respond, metrics),
 		},
 	];
 }
+
+/** Hono's pattern for an OpenAPI path: "/predict/{model}" -> "/predict/:model". */
+export const routePattern = (openApiPath: string): string =>
+	openApiPath.replace(/\{(\w+)\}/g, ":$1");
 
 /**
  * Documents each route and mounts its handler; returns the methods of each mounted path. The
@@ -110,7 +122,7 @@ export function mountRoutes(app: OpenAPIHono, routes: readonly ApiRoute[]): Map<
 	const methodsByPath = new Map<string, string[]>();
 	for (const { config, handler } of routes) {
 		app.openAPIRegistry.registerPath(withSharedResponses(config, needsToken(config.path)));
-		const path = config.path.replace(/\{(\w+)\}/g, ":$1");
+		const path = routePattern(config.path);
 		const method = config.method.toUpperCase();
 		app.on(method, path, handler);
 		methodsByPath.set(path, [...(methodsByPath.get(path) ?? []), method]);

@@ -114,6 +114,7 @@ async function serve(
 		logger,
 		apiKey: config.apiKey,
 		isDraining: () => stopping,
+		metrics: config.metrics,
 	});
 	try {
 		listener = await runtime.listen(app, config, { reusePort: config.workers > 1 });

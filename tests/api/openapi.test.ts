@@ -27,7 +27,7 @@ interface Document {
 	};
 }
 
-const app = createApp(noModels, { logger: createLogger("silent") });
+const app = createApp(noModels, { logger: createLogger("silent"), metrics: true });
 const doc = (await (await app.request("/openapi.json")).json()) as Document;
 const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
 	Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
@@ -37,6 +37,7 @@ const PROTECTED = [
 	"post /predict/{model}/batch",
 	"get /models",
 	"get /models/{model}",
+	"get /metrics",
 ];
 /** A concrete URL for a documented path. */
 const urlOf = (path: string) => path.replace("{model}", "gbdt-ts");
@@ -68,7 +69,11 @@ describe("bearer authentication", () => {
 	});
 
 	test("what the document marks secured is what the server guards", async () => {
-		const secured = createApp(noModels, { logger: createLogger("silent"), apiKey: KEY });
+		const secured = createApp(noModels, {
+			logger: createLogger("silent"),
+			apiKey: KEY,
+			metrics: true,
+		});
 		for (const { path, method, operation } of operations) {
 			const response = await secured.request(urlOf(path), { method: method.toUpperCase() });
 			const name = `${method} ${path}`;
@@ -84,13 +89,23 @@ describe("error responses", () => {
 	const statuses = (path: string, method: string) =>
 		Object.keys(doc.paths[path]?.[method]?.responses ?? {});
 
-	test("predictions document 400, 404, 413 and 415; one model 404", () => {
+	test("predictions document 400, 404, 413 and 415; one model 404; every operation 500", () => {
 		for (const path of ["/predict/{model}", "/predict/{model}/batch"]) {
-			expect(statuses(path, "post")).toEqual(["200", "400", "401", "404", "405", "413", "415"]);
+			expect(statuses(path, "post")).toEqual([
+				"200",
+				"400",
+				"401",
+				"404",
+				"405",
+				"413",
+				"415",
+				"500",
+			]);
 		}
-		expect(statuses("/models/{model}", "get")).toEqual(["200", "401", "404", "405"]);
-		expect(statuses("/models", "get")).toEqual(["200", "401", "405"]);
-		expect(statuses("/ready", "get")).toEqual(["200", "405", "503"]);
+		expect(statuses("/models/{model}", "get")).toEqual(["200", "401", "404", "405", "500"]);
+		expect(statuses("/models", "get")).toEqual(["200", "401", "405", "500"]);
+		expect(statuses("/ready", "get")).toEqual(["200", "405", "500", "503"]);
+		for (const { operation } of operations) expect(operation.responses).toHaveProperty("500");
 	});
 
 	test("every path documents its 405 with Allow, and answers one", async () => {
@@ -103,6 +118,22 @@ describe("error responses", () => {
 
 	test("401 documents its WWW-Authenticate header", () => {
 		expect(doc.paths["/models"]?.get?.responses["401"]?.headers).toHaveProperty("WWW-Authenticate");
+	});
+});
+
+describe("/metrics", () => {
+	test("documented as Prometheus' text format 0.0.4", () => {
+		const ok = doc.paths["/metrics"]?.get?.responses["200"] as {
+			content?: Record<string, unknown>;
+		};
+		expect(Object.keys(ok.content ?? {})).toEqual(["text/plain; version=0.0.4"]);
+	});
+
+	test("absent from the document with METRICS=off, as from the server", async () => {
+		const off = createApp(noModels, { logger: createLogger("silent"), metrics: false });
+		const offDoc = (await (await off.request("/openapi.json")).json()) as Document;
+		expect(Object.keys(offDoc.paths)).not.toContain("/metrics");
+		expect((await off.request("/metrics")).status).toBe(404);
 	});
 });
 

@@ -38,7 +38,15 @@ const STARTUP_MS = 60_000;
 const LOG_WAIT_MS = 15_000;
 setDefaultTimeout(3 * STARTUP_MS);
 
-const CONFIG_VARIABLES = ["PORT", "HOST", "MODELS_DIR", "LOG_LEVEL", "API_KEY", "WORKERS"] as const;
+const CONFIG_VARIABLES = [
+	"PORT",
+	"HOST",
+	"MODELS_DIR",
+	"LOG_LEVEL",
+	"API_KEY",
+	"WORKERS",
+	"METRICS",
+] as const;
 type Settings = Partial<Record<(typeof CONFIG_VARIABLES)[number], string>>;
 
 const KEY = "config-e2e-key-0123456789";
@@ -390,11 +398,13 @@ const BAD_SETTINGS: ReadonlyArray<[Settings, RegExp]> = [
 	[{ LOG_LEVEL: "INFO" }, /^titanic-serve: invalid LOG_LEVEL="INFO": must be one of silent, /],
 	[{ LOG_LEVEL: "verbose" }, /^titanic-serve: invalid LOG_LEVEL="verbose": must be one of /],
 	[{ API_KEY: "too-short" }, /^titanic-serve: invalid API_KEY=\(hidden\): must be at least 16 /],
+	[{ API_KEY: "" }, /^titanic-serve: invalid API_KEY=\(hidden\): must not be empty \(unset it /],
 	[
 		{ WORKERS: "65" },
 		/^titanic-serve: invalid WORKERS="65": must be a whole number 1-64 or "auto"$/,
 	],
 	[{ WORKERS: "2.5" }, /^titanic-serve: invalid WORKERS="2\.5": must be a whole number 1-64 /],
+	[{ METRICS: "false" }, /^titanic-serve: invalid METRICS="false": must be "on" or "off"$/],
 ];
 
 describe("invalid settings", () => {
@@ -433,7 +443,7 @@ describe("invalid settings", () => {
 			copies.push(models);
 			const result = await runToExit(serveCommand("deno"), only({ PORT: "0", MODELS_DIR: models }));
 			const pattern = new RegExp(
-				`^titanic-serve: cannot load models: ${escapeRegExp(models)}/manifest\\.json: cannot read \\(Requires read access`,
+				`^titanic-serve: cannot load models: ${escapeRegExp(models)}/manifest\\.json: cannot read \\(the runtime may not read it; under Deno, MODELS_DIR must be inside the project\\)$`,
 			);
 			expectOneLineFailure(result, pattern, `MODELS_DIR=${models}`);
 		},

@@ -1,0 +1,83 @@
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
+import type { HttpMetrics, ServiceMetrics } from "../metrics/service.ts";
+import { WARM_UP_ENV } from "./request-log.ts";
+import { SECURITY_HEADERS } from "./respond.ts";
+import { type ApiRoute, routePattern } from "./routes.ts";
+
+export const METRICS_PATH = "/metrics";
+
+/** Where an API route's handler leaves its route's index: on the request itself. */
+const ROUTE = Symbol("metrics route");
+type Marked = { [ROUTE]?: number };
+
+/**
+ * The route with a handler that first marks its request with the route's index, so counting a
+ * request that reached its handler (every prediction) needs no lookup.
+ */
+export function markedRoute(route: ApiRoute, http: HttpMetrics): ApiRoute {
+	const index = http.addRoute(routePattern(route.config.path));
+	const { handler } = route;
+	return {
+		...route,
+		handler: (c) => {
+			(c.req.raw as Marked)[ROUTE] = index;
+			return handler(c);
+		},
+	};
+}
+
+/**
+ * The pattern of the last route Hono matches for a request that reached no API route's handler
+ * (refused by auth, a 405, a document, an unknown path). Every mounted path ends with its 405
+ * handler (routes.ts), so a path that matches only middleware (a "/predict/*" guard, say), or
+ * nothing, has no pattern: it counts as unmatched. Off the hot path: it routes the request again.
+ */
+function lastMatchedPattern(app: OpenAPIHono, request: Request): string | undefined {
+	const method = request.method === "HEAD" ? "GET" : request.method;
+	const [handlers] = app.router.match(method, app.getPath(request));
+	return handlers.at(-1)?.[0][1].path;
+}
+
+/**
+ * Counts every request in http_requests_total under its route pattern, by wrapping the app's
+ * fetch: it sees the final response, errors, 401s and 404s included, and adds one promise
+ * callback per request where a middleware would add a level to Hono's chain (two async frames).
+ * Warm-up requests are not counted.
+ */
+export function countHttpRequests(app: OpenAPIHono, http: HttpMetrics): void {
+	const dispatch = app.fetch;
+	const count = (request: Request, response: Response): Response => {
+		const route = (request as Marked)[ROUTE] ?? http.route(lastMatchedPattern(app, request));
+		http.count(route, request.method, response.status);
+		return response;
+	};
+	app.fetch = (request, env, executionCtx) => {
+		const response = dispatch(request, env, executionCtx);
+		if (env === WARM_UP_ENV) return response;
+		return response instanceof Promise
+			? response.then((answered) => count(request, answered))
+			: count(request, response);
+	};
+}
+
+/** GET /metrics: the Prometheus exposition text, with the service's usual headers. */
+export function metricsRoute(metrics: ServiceMetrics, isDraining: () => boolean): ApiRoute {
+	const open = { "content-type": EXPOSITION_CONTENT_TYPE, ...SECURITY_HEADERS };
+	const closing = { ...open, connection: "close" };
+	return {
+		config: {
+			method: "get",
+			path: METRICS_PATH,
+			summary: "Prometheus metrics (text exposition format 0.0.4); absent with METRICS=off",
+			responses: {
+				200: {
+					description:
+						"inference_requests_total, inference_request_duration_seconds, inference_compute_duration_seconds, inference_batch_size, http_requests_total and the process_* metrics",
+					content: { "text/plain; version=0.0.4": { schema: z.string() } },
+				},
+			},
+		},
+		handler: () => new Response(metrics.expose(), { headers: isDraining() ? closing : open }),
+	};
+}
