@@ -3,10 +3,13 @@ import { requireBearer } from "./api/auth.ts";
 import { docsRoutes } from "./api/docs.ts";
 import { ApiError } from "./api/errors.ts";
 import { countHttpRequests, markedRoute, metricsRoute } from "./api/metrics.ts";
-import { serveOpenApiDocument } from "./api/openapi.ts";
+import { isProtocolPath, serveOpenApiDocument } from "./api/openapi.ts";
 import { logRequests } from "./api/request-log.ts";
 import { createResponder, documentHeaders } from "./api/respond.ts";
 import { apiRoutes, mountRoutes, PROTECTED_PATHS, rejectOtherMethods } from "./api/routes.ts";
+import type { InferLimits } from "./api/v2/infer.ts";
+import { protocolRoutes } from "./api/v2/routes.ts";
+import { V2_DEFAULTS } from "./config.ts";
 import type { Registry } from "./inference/registry.ts";
 import type { Logger } from "./logger.ts";
 import { createServiceMetrics } from "./metrics/service.ts";
@@ -19,7 +22,13 @@ export interface AppOptions {
 	isDraining?: () => boolean;
 	/** Prometheus metrics: recorded on the request path and served at /metrics (METRICS=on). */
 	metrics?: boolean;
+	/** Bounds on an Open Inference Protocol request (V2_MAX_BODY_BYTES, V2_MAX_ELEMENTS). */
+	v2?: InferLimits;
 }
+
+/** An error in the shape its route's API uses: the protocol's on /v2, the envelope elsewhere. */
+const errorBody = (error: ApiError, path: string) =>
+	isProtocolPath(path) ? error.toProtocolBody() : error.toBody();
 
 /**
  * The whole HTTP service, free of any runtime: each entry point in serve/ hands its fetch to a
@@ -28,12 +37,19 @@ export interface AppOptions {
  */
 export function createApp(
 	registry: Registry,
-	{ logger, apiKey, isDraining = () => false, metrics: withMetrics = false }: AppOptions,
+	{
+		logger,
+		apiKey,
+		isDraining = () => false,
+		metrics: withMetrics = false,
+		v2 = V2_DEFAULTS,
+	}: AppOptions,
 ): OpenAPIHono {
 	const app = new OpenAPIHono();
 	const respond = createResponder(isDraining);
 	// With METRICS=off nothing records anything: no wrapper around fetch, no recording handler.
-	const metrics = withMetrics ? createServiceMetrics(registry.ids) : undefined;
+	const modelNames = [...registry.ids, ...registry.graphs.map((g) => g.name)];
+	const metrics = withMetrics ? createServiceMetrics(modelNames) : undefined;
 
 	// Only at LOG_LEVEL=debug: at the default level the hot path has no logging at all.
 	if (logger.debugEnabled) app.use(logRequests(logger));
@@ -42,7 +58,10 @@ export function createApp(
 		for (const path of PROTECTED_PATHS) app.use(path, auth);
 	}
 
-	const routes = apiRoutes(registry, respond, metrics);
+	const routes = [
+		...apiRoutes(registry, respond, metrics),
+		...protocolRoutes(registry, v2, respond, metrics),
+	];
 	if (metrics) routes.push(metricsRoute(metrics, isDraining));
 	const methodsByPath = mountRoutes(
 		app,
@@ -63,13 +82,19 @@ export function createApp(
 		metrics.http.addRoutes(methodsByPath.keys());
 		countHttpRequests(app, metrics.http);
 	}
-	app.notFound((c) =>
-		respond(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`).toBody(), 404),
-	);
+	app.notFound((c) => {
+		const error = new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`);
+		return respond(errorBody(error, c.req.path), 404);
+	});
 	app.onError((error, c) => {
-		if (error instanceof ApiError) return respond(error.toBody(), error.status, error.headers);
+		if (error instanceof ApiError) {
+			return respond(errorBody(error, c.req.path), error.status, error.headers);
+		}
 		logger.error(`unhandled error on ${c.req.method} ${c.req.path}: ${String(error)}`);
-		return respond(new ApiError(500, "internal_error", "internal error").toBody(), 500);
+		return respond(
+			errorBody(new ApiError(500, "internal_error", "internal error"), c.req.path),
+			500,
+		);
 	});
 
 	return app;

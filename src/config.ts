@@ -13,6 +13,21 @@ const Port = z.coerce
 
 const METRICS_VALUES = ["on", "off"] as const;
 
+/**
+ * Open Inference Protocol bounds: 16 MiB of JSON holds about 4 Mi small numbers; 4 Mi FP64
+ * elements are 32 MiB once decoded, what one request may take of the server's memory.
+ */
+export const V2_DEFAULTS = {
+	maxBodyBytes: 16 * 1024 * 1024,
+	maxElements: 4 * 1024 * 1024,
+} as const;
+
+/** A whole number from 1 to `max`, from an environment string. */
+function positiveWhole(max: number) {
+	const rule = `must be a whole number 1-${max}`;
+	return z.coerce.number({ error: rule }).int(rule).min(1, rule).max(max, rule);
+}
+
 const WORKERS_RULE = 'must be a whole number 1-64 or "auto"';
 
 const ConfigSchema = z.object({
@@ -36,6 +51,8 @@ const ConfigSchema = z.object({
 		)
 		.default(1),
 	METRICS: z.enum(METRICS_VALUES, { error: 'must be "on" or "off"' }).default("on"),
+	V2_MAX_BODY_BYTES: positiveWhole(2 ** 30).default(V2_DEFAULTS.maxBodyBytes),
+	V2_MAX_ELEMENTS: positiveWhole(2 ** 28).default(V2_DEFAULTS.maxElements),
 });
 
 export interface Config {
@@ -48,6 +65,8 @@ export interface Config {
 	workers: number;
 	/** Prometheus metrics recorded and served at /metrics; off leaves them out of the request path. */
 	metrics: boolean;
+	/** Open Inference Protocol bounds: the largest /infer body, and tensor elements per request. */
+	v2: { maxBodyBytes: number; maxElements: number };
 }
 
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
@@ -101,5 +120,6 @@ export function loadConfig(
 		apiKey: c.API_KEY,
 		workers,
 		metrics: c.METRICS === "on",
+		v2: { maxBodyBytes: c.V2_MAX_BODY_BYTES, maxElements: c.V2_MAX_ELEMENTS },
 	};
 }

@@ -11,6 +11,7 @@ describe("loadConfig", () => {
 			apiKey: undefined,
 			workers: 1,
 			metrics: true,
+			v2: { maxBodyBytes: 16 * 1024 * 1024, maxElements: 4 * 1024 * 1024 },
 		});
 	});
 
@@ -25,8 +26,20 @@ describe("loadConfig", () => {
 			apiKey: undefined,
 			workers: 1,
 			metrics: true,
+			v2: { maxBodyBytes: 16 * 1024 * 1024, maxElements: 4 * 1024 * 1024 },
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
+	});
+
+	test("the Open Inference Protocol bounds: whole numbers from 1", () => {
+		const { v2 } = loadConfig({ V2_MAX_BODY_BYTES: "1048576", V2_MAX_ELEMENTS: "1000" });
+		expect(v2).toEqual({ maxBodyBytes: 1048576, maxElements: 1000 });
+		for (const bad of ["0", "-1", "1.5", "lots", "1e12"]) {
+			expect(() => loadConfig({ V2_MAX_ELEMENTS: bad })).toThrow(
+				/^invalid V2_MAX_ELEMENTS=.*whole number/,
+			);
+			expect(() => loadConfig({ V2_MAX_BODY_BYTES: bad })).toThrow(/^invalid V2_MAX_BODY_BYTES=/);
+		}
 	});
 
 	test("a bad value is a ConfigError naming the variable and value", () => {

@@ -40,6 +40,17 @@ export class ApiError extends Error {
 		const { code, message, issues } = this;
 		return { error: issues ? { code, message, issues } : { code, message } };
 	}
+
+	/** The Open Inference Protocol's error shape: one string, naming every invalid field. */
+	toProtocolBody(): { error: string } {
+		const { message, issues } = this;
+		if (!issues) return { error: message };
+		// "inputs must be an array" names its field already; "inputs.0.name: ..." needs the path.
+		const named = (i: Issue) => !i.path || i.message.startsWith(`${i.path.split(".").at(-1)} `);
+		return {
+			error: issues.map((i) => (named(i) ? i.message : `${i.path}: ${i.message}`)).join("; "),
+		};
+	}
 }
 
 /** Every failed field of a zod error, as `path: message` pairs ("instances.2.Age"). */

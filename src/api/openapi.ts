@@ -1,6 +1,7 @@
 import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
 import { BODY_LIMITS } from "./body.ts";
 import { ErrorBody } from "./schemas.ts";
+import { ProtocolError } from "./v2/schemas.ts";
 
 /** The name of the bearer security scheme in the OpenAPI document. */
 const BEARER = "bearerAuth";
@@ -26,35 +27,58 @@ const ERROR_DESCRIPTIONS = {
 } as const;
 export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
 
+/** The same statuses on the Open Inference Protocol's routes, whose errors are {"error": "..."}. */
+const PROTOCOL_ERROR_DESCRIPTIONS = {
+	400: "The body is not JSON, or a tensor does not fit the model: the message names the field and why",
+	401: ERROR_DESCRIPTIONS[401],
+	404: "An unknown model or version; the message lists the known models",
+	405: ERROR_DESCRIPTIONS[405],
+	413: "A body over V2_MAX_BODY_BYTES (16 MiB unless set)",
+	415: ERROR_DESCRIPTIONS[415],
+	500: ERROR_DESCRIPTIONS[500],
+} as const satisfies Record<ErrorStatus, string>;
+
+/** Whether a path belongs to the Open Inference Protocol, whose errors have its own shape. */
+export const isProtocolPath = (path: string) => path === "/v2" || path.startsWith("/v2/");
+
 const text = (description: string) => ({ description, schema: { type: "string" as const } });
 const ERROR_HEADERS: Partial<Record<ErrorStatus, Record<string, ReturnType<typeof text>>>> = {
 	401: { "WWW-Authenticate": text('Bearer realm="titanic"') },
 	405: { Allow: text("The methods this path takes") },
 };
 
-/** The documented error responses, in the service's JSON envelope. */
-export function errors(...statuses: ErrorStatus[]): RouteConfig["responses"] {
+function documented(
+	statuses: readonly ErrorStatus[],
+	schema: z.ZodType,
+	descriptions: Record<ErrorStatus, string>,
+): RouteConfig["responses"] {
 	return Object.fromEntries(
 		statuses.map((status) => {
 			const headers = ERROR_HEADERS[status];
-			return [
-				status,
-				{ ...json(ErrorBody, ERROR_DESCRIPTIONS[status]), ...(headers && { headers }) },
-			];
+			return [status, { ...json(schema, descriptions[status]), ...(headers && { headers }) }];
 		}),
 	);
 }
+
+/** The documented error responses, in the service's JSON envelope. */
+export const errors = (...statuses: ErrorStatus[]) =>
+	documented(statuses, ErrorBody, ERROR_DESCRIPTIONS);
+
+/** The documented error responses of an Open Inference Protocol route. */
+export const protocolErrors = (...statuses: ErrorStatus[]) =>
+	documented(statuses, ProtocolError, PROTOCOL_ERROR_DESCRIPTIONS);
 
 /**
  * Adds what every route shares to its documentation: the 405 its path gives any other method,
  * the 500 of a bug and, for a route behind API_KEY, the bearer requirement and its 401.
  */
 export function withSharedResponses(route: RouteConfig, needsToken: boolean): RouteConfig {
-	if (!needsToken) return { ...route, responses: { ...route.responses, ...errors(405, 500) } };
+	const shared = isProtocolPath(route.path) ? protocolErrors : errors;
+	if (!needsToken) return { ...route, responses: { ...route.responses, ...shared(405, 500) } };
 	return {
 		...route,
 		security: [{ [BEARER]: [] }],
-		responses: { ...route.responses, ...errors(401, 405, 500) },
+		responses: { ...route.responses, ...shared(401, 405, 500) },
 	};
 }
 
@@ -71,7 +95,8 @@ export function serveOpenApiDocument(app: OpenAPIHono, path: string): void {
 		info: {
 			title: "Titanic survival inference",
 			version: "1.0.0",
-			description: "One Hono service on Node, Bun and Deno, serving four model variants.",
+			description:
+				"One Hono service on Node, Bun and Deno: four Titanic model variants behind a typed API, and every model in the models folder over the Open Inference Protocol (/v2).",
 		},
 	});
 }

@@ -24,7 +24,13 @@ export interface ApiRoute {
 }
 
 /** Paths that need the bearer token when API_KEY is set; the probes and documents stay open. */
-export const PROTECTED_PATHS = ["/predict/*", "/models", "/models/*", "/metrics"] as const;
+export const PROTECTED_PATHS = [
+	"/predict/*",
+	"/models",
+	"/models/*",
+	"/metrics",
+	"/v2/models/*",
+] as const;
 
 const needsToken = (path: string) =>
 	PROTECTED_PATHS.some((p) => (p.endsWith("/*") ? path.startsWith(p.slice(0, -1)) : path === p));

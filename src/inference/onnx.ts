@@ -121,7 +121,7 @@ function createNativeExecutor(
 }
 
 /** The public API's metadata in the manifest's terms: symbolic dimensions become "N". */
-const publicGraphValues = (declared: readonly ort.InferenceSession.ValueMetadata[]) =>
+export const publicGraphValues = (declared: readonly ort.InferenceSession.ValueMetadata[]) =>
 	declared.map(
 		(d): GraphValue =>
 			d.isTensor

@@ -44,8 +44,22 @@ export interface NativeOrt {
 
 export type NativeOrtResult = { readonly native: NativeOrt } | { readonly unavailable: string };
 
-// ONNX TensorProto element types, as the binding reports them; others match no manifest type.
-const ELEMENT_TYPES: Record<number, string> = { 1: "float32", 7: "int64" };
+// ONNX TensorProto element types, as the binding reports them, by the public API's names.
+const ELEMENT_TYPES: Record<number, string> = {
+	1: "float32",
+	2: "uint8",
+	3: "int8",
+	4: "uint16",
+	5: "int16",
+	6: "int32",
+	7: "int64",
+	8: "string",
+	9: "bool",
+	10: "float16",
+	11: "float64",
+	12: "uint32",
+	13: "uint64",
+};
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
 

@@ -5,14 +5,16 @@ import { z } from "zod";
 import type { Executor } from "./executor.ts";
 import { FEATURES, Manifest, type ModelEntry } from "./manifest.ts";
 import { createMlpExecutor, MlpParams } from "./mlp.ts";
-import type { ModelId, ModelInfo } from "./model-info.ts";
-import { chooseOrtBackend, createOnnxExecutor } from "./onnx.ts";
+import { MODEL_IDS, type ModelId, type ModelInfo } from "./model-info.ts";
+import { chooseOrtBackend, createOnnxExecutor, type OrtBackend } from "./onnx.ts";
 import {
 	createRowEncoder,
 	encodeRows,
 	type PassengerFeatures,
 	type RowEncoder,
 } from "./preprocess.ts";
+import { extraGraphFiles, GraphLoadError, loadGraphModels, warmGraphModels } from "./repository.ts";
+import type { TensorModel } from "./tensor-model.ts";
 import { createTreeEnsembleExecutor, TreeEnsembleParams } from "./trees.ts";
 
 /** Thrown when startup cannot load a model; its message names the file and is printed as is. */
@@ -29,6 +31,8 @@ export interface Registry {
 	get(id: string): LoadedModel | undefined;
 	list(): readonly LoadedModel[];
 	readonly ids: readonly ModelId[];
+	/** Every other NAME.onnx in the folder, served over the Open Inference Protocol only. */
+	readonly graphs: readonly TensorModel[];
 	/** True once every model has answered its warm-up calls. */
 	readonly ready: boolean;
 	warm(): Promise<void>;
@@ -71,12 +75,14 @@ async function readVerified(dir: string, file: string, expected: string): Promis
 	return bytes;
 }
 
-async function readManifest(dir: string): Promise<Manifest> {
+/** The folder's manifest, or null when it has none (a folder of dropped-in graphs only). */
+async function readManifest(dir: string): Promise<Manifest | null> {
 	const path = join(dir, "manifest.json");
 	let text: string;
 	try {
 		text = await readFile(path, "utf8");
 	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
 		throw new ModelLoadError(`${path}: cannot read (${readFailure(error)})`);
 	}
 	let json: unknown;
@@ -138,20 +144,50 @@ export interface LoadOptions {
 }
 
 /**
- * Loads every variant the manifest names: each family through onnxruntime and through its
- * TypeScript executor. Any missing, altered or mismatched file stops the load with a
- * ModelLoadError, so the service never starts half-loaded.
+ * Loads the models folder: every variant the manifest names, each family through onnxruntime and
+ * through its TypeScript executor, and every other NAME.onnx as a graph served by name. Any
+ * missing, altered, mismatched or unservable file stops the load with a ModelLoadError, so the
+ * service never starts half-loaded.
  */
 export async function loadRegistry(
 	dir: string,
 	inputFields: Record<string, unknown>,
 	options: LoadOptions = {},
 ): Promise<Registry> {
+	const warn = options.warn ?? ((line) => console.error(`warn: ${line}`));
 	const manifest = await readManifest(dir);
-	const ortBackend = await chooseOrtBackend({
-		warn: options.warn ?? ((line) => console.error(`warn: ${line}`)),
-		testedVersion: options.testedOrtVersion,
+	const named = new Set(manifest ? [manifest.models.mlp.file, manifest.models.gbdt.file] : []);
+	const files = await extraGraphFiles(dir, named).catch((error) => {
+		throw new ModelLoadError(`${dir}: cannot read (${readFailure(error)})`);
 	});
+	if (!manifest && files.length === 0) {
+		throw new ModelLoadError(`${dir}: no manifest.json and no NAME.onnx file to serve`);
+	}
+	const taken = files.find((file) => (MODEL_IDS as readonly string[]).includes(file.slice(0, -5)));
+	if (taken) {
+		throw new ModelLoadError(`${join(dir, taken)}: its name is a Titanic variant's; rename it`);
+	}
+	const ortBackend = await chooseOrtBackend({ warn, testedVersion: options.testedOrtVersion });
+	const models = manifest ? await loadVariants(dir, manifest, inputFields, ortBackend) : [];
+	let graphs: TensorModel[];
+	try {
+		graphs = await loadGraphModels(dir, files, ortBackend);
+	} catch (error) {
+		await Promise.all(models.map((m) => m.executor.close?.()));
+		if (error instanceof GraphLoadError)
+			throw new ModelLoadError(`${error.file}: ${error.message}`);
+		throw error;
+	}
+	return createRegistry(models, graphs, warn);
+}
+
+/** Every variant the manifest names, or the ModelLoadError of the first that does not load. */
+async function loadVariants(
+	dir: string,
+	manifest: Manifest,
+	inputFields: Record<string, unknown>,
+	ortBackend: OrtBackend,
+): Promise<LoadedModel[]> {
 	const models: LoadedModel[] = [];
 	try {
 		for (const family of ["mlp", "gbdt"] as const) {
@@ -197,13 +233,20 @@ export async function loadRegistry(
 		await Promise.all(models.map((m) => m.executor.close?.()));
 		throw error;
 	}
-
+	return models;
+}
+function createRegistry(
+	models: readonly LoadedModel[],
+	graphs: readonly TensorModel[],
+	warn: (line: string) => void,
+): Registry {
 	const byId = new Map<string, LoadedModel>(models.map((m) => [m.id, m]));
 	let ready = false;
 	return {
 		get: (id) => byId.get(id),
 		list: () => models,
 		ids: models.map((m) => m.id),
+		graphs,
 		get ready() {
 			return ready;
 		},
@@ -218,11 +261,15 @@ export async function loadRegistry(
 					}
 				}
 			}
+			await warmGraphModels(graphs, warn);
 			ready = true;
 		},
 		async close() {
 			ready = false;
-			await Promise.all(models.map((m) => m.executor.close?.()));
+			await Promise.all([
+				...models.map((m) => m.executor.close?.()),
+				...graphs.map((g) => g.close?.()),
+			]);
 		},
 	};
 }

@@ -115,6 +115,7 @@ async function serve(
 		apiKey: config.apiKey,
 		isDraining: () => stopping,
 		metrics: config.metrics,
+		v2: config.v2,
 	});
 	try {
 		listener = await runtime.listen(app, config, { reusePort: config.workers > 1 });

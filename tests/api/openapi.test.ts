@@ -9,6 +9,7 @@ const noModels: Registry = {
 	get: () => undefined,
 	list: () => [],
 	ids: [],
+	graphs: [],
 	ready: true,
 	warm: async () => {},
 	close: async () => {},
@@ -38,13 +39,26 @@ const PROTECTED = [
 	"get /models",
 	"get /models/{model}",
 	"get /metrics",
+	...["/v2/models/{model}", "/v2/models/{model}/versions/{version}"].flatMap((prefix) => [
+		`get ${prefix}`,
+		`get ${prefix}/ready`,
+		`get ${prefix}/config`,
+		`post ${prefix}/infer`,
+	]),
 ];
 /** A concrete URL for a documented path. */
-const urlOf = (path: string) => path.replace("{model}", "gbdt-ts");
+const urlOf = (path: string) => path.replace("{model}", "gbdt-ts").replace("{version}", "1");
 
 test("documents every route", () => {
 	expect(operations.map((o) => `${o.method} ${o.path}`).sort()).toEqual(
-		[...PROTECTED, "get /health", "get /ready"].sort(),
+		[
+			...PROTECTED,
+			"get /health",
+			"get /ready",
+			"get /v2",
+			"get /v2/health/live",
+			"get /v2/health/ready",
+		].sort(),
 	);
 });
 
@@ -137,8 +151,17 @@ describe("/metrics", () => {
 	});
 });
 
-test("the model path parameter enumerates the model ids", () => {
-	const withModel = operations.filter((o) => o.path.includes("{model}"));
+test("the typed API's model path parameter enumerates the model ids; the protocol's takes any name", () => {
+	const protocol = operations.filter((o) => o.path.startsWith("/v2/models/{model}"));
+	expect(protocol).toHaveLength(8);
+	for (const { operation } of protocol) {
+		const param = operation.parameters?.find((p) => p.name === "model");
+		expect(param?.in).toBe("path");
+		expect(param?.schema.enum).toBeUndefined();
+	}
+	const withModel = operations.filter(
+		(o) => o.path.includes("{model}") && !o.path.startsWith("/v2/"),
+	);
 	expect(withModel).toHaveLength(3);
 	for (const { operation } of withModel) {
 		const param = operation.parameters?.find((p) => p.name === "model");
