@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, normalize, relative, resolve } from "node:path";
+import { loadConfig } from "../../src/config.ts";
 import {
 	PROJECT_ROOT,
 	RUNTIMES,
@@ -369,27 +371,36 @@ interface Probe {
 	httpGet?: { path?: string; port?: number | string };
 }
 
+interface SecurityContext {
+	runAsNonRoot?: boolean;
+	runAsUser?: number;
+	runAsGroup?: number;
+	fsGroup?: number;
+	privileged?: boolean;
+	readOnlyRootFilesystem?: boolean;
+	allowPrivilegeEscalation?: boolean;
+	capabilities?: { drop?: string[]; add?: string[] };
+	seccompProfile?: { type: string };
+}
+
 interface Container {
 	name: string;
-	ports?: { name?: string; containerPort: number }[];
-	env?: { name: string; value?: string }[];
+	image?: string;
+	ports?: { name?: string; containerPort: number; protocol?: string }[];
+	env?: { name: string; value?: string; valueFrom?: unknown }[];
 	readinessProbe?: Probe;
 	livenessProbe?: Probe;
 	startupProbe?: Probe;
 	resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 	lifecycle?: { preStop?: { sleep?: { seconds: number } } };
-	securityContext?: {
-		runAsNonRoot?: boolean;
-		runAsUser?: number;
-		readOnlyRootFilesystem?: boolean;
-		allowPrivilegeEscalation?: boolean;
-		capabilities?: { drop?: string[] };
-	};
+	securityContext?: SecurityContext;
+	volumeMounts?: { name: string; mountPath: string }[];
 }
 
 interface K8sObject {
+	apiVersion: string;
 	kind: string;
-	metadata: { name: string };
+	metadata: { name: string; annotations?: Record<string, string> };
 	spec: Record<string, unknown>;
 }
 
@@ -400,7 +411,7 @@ interface DeploymentSpec {
 		metadata: { labels: Record<string, string> };
 		spec: {
 			terminationGracePeriodSeconds?: number;
-			securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+			securityContext?: SecurityContext;
 			containers: Container[];
 		};
 	};
@@ -412,14 +423,28 @@ interface ServiceSpec {
 	ports: { port: number; targetPort: number | string }[];
 }
 
-const manifests = (() => {
-	const parsed: unknown = Bun.YAML.parse(read("deploy/k8s.yaml"));
+interface HpaSpec {
+	scaleTargetRef: { apiVersion: string; kind: string; name: string };
+	minReplicas?: number;
+	maxReplicas: number;
+	metrics?: {
+		type: string;
+		resource?: { name: string; target: { type: string; averageUtilization?: number } };
+	}[];
+}
+
+/** The objects of a multi-document YAML file under deploy/. */
+function loadManifests(path: string): K8sObject[] {
+	const parsed: unknown = Bun.YAML.parse(read(path));
 	return (Array.isArray(parsed) ? parsed : [parsed]) as K8sObject[];
-})();
-const deployment = manifests.find((m) => m.kind === "Deployment")?.spec as
-	| DeploymentSpec
-	| undefined;
+}
+
+const manifests = loadManifests("deploy/k8s.yaml");
+const deploymentObject = manifests.find((m) => m.kind === "Deployment");
+const deployment = deploymentObject?.spec as DeploymentSpec | undefined;
 const service = manifests.find((m) => m.kind === "Service")?.spec as ServiceSpec | undefined;
+const hpaObject = manifests.find((m) => m.kind === "HorizontalPodAutoscaler");
+const hpa = hpaObject?.spec as HpaSpec | undefined;
 const pod = deployment?.template.spec;
 const container = pod?.containers[0];
 
@@ -485,6 +510,335 @@ describe("deploy/k8s.yaml", () => {
 		const preStop = container?.lifecycle?.preStop?.sleep?.seconds ?? 0;
 		expect(preStop).toBeGreaterThan(0);
 		expect(grace).toBeGreaterThan(preStop + DRAIN_SECONDS);
+	});
+
+	test("a HorizontalPodAutoscaler scales the Deployment on CPU, from its replica count up", () => {
+		expect(manifests.map((m) => m.kind).sort()).toEqual(
+			["Deployment", "HorizontalPodAutoscaler", "Service"].sort(),
+		);
+		expect(hpaObject?.apiVersion).toBe("autoscaling/v2");
+		expect(hpa?.scaleTargetRef).toEqual({
+			apiVersion: "apps/v1",
+			kind: "Deployment",
+			name: deploymentObject?.metadata.name ?? "",
+		});
+		const min = hpa?.minReplicas ?? 1;
+		expect(min).toBeGreaterThanOrEqual(1);
+		expect(min).toBeLessThanOrEqual(hpa?.maxReplicas ?? 0);
+		// Not above the Deployment's own count: applying the file would otherwise scale it up and
+		// the autoscaler straight back.
+		expect(min).toBeLessThanOrEqual(deployment?.replicas ?? 0);
+		const cpu = hpa?.metrics?.find((m) => m.type === "Resource" && m.resource?.name === "cpu");
+		expect(cpu?.resource?.target.type).toBe("Utilization");
+		expect(cpu?.resource?.target.averageUtilization).toBeGreaterThan(0);
+		expect(cpu?.resource?.target.averageUtilization).toBeLessThanOrEqual(100);
+		// Utilization is measured against the cpu request: without one on every container the
+		// autoscaler has nothing to compare with and does not scale.
+		for (const c of pod?.containers ?? []) expect(c.resources?.requests?.cpu).toBeDefined();
+	});
+});
+
+// --- KServe --------------------------------------------------------------------------------------
+
+/**
+ * What KServe and, in its Knative mode, Knative Serving accept, from their sources:
+ * kserve pkg/apis/serving/v1alpha1/servingruntime_types.go, v1beta1/predictor_model.go (how a
+ * runtime is matched), knative serving pkg/apis/serving/k8s_validation.go and fieldmask.go.
+ */
+const KSERVE_CONTAINER = "kserve-container";
+/** Where KServe's storage initializer puts the storageUri's files. */
+const KSERVE_MODEL_DIR = "/mnt/models";
+/** Knative sets these itself (PORT to the containerPort) and rejects a container that sets them. */
+const KNATIVE_RESERVED_ENV = ["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
+/** Knative: the one container port may only be unnamed, "http1" or "h2c". */
+const KNATIVE_PORT_NAMES = [undefined, "", "http1", "h2c"];
+/** The protocols this server speaks: the Open Inference Protocol over REST, no gRPC. */
+const SERVER_PROTOCOLS = ["v2"];
+
+interface ServingRuntimeSpec {
+	annotations?: Record<string, string>;
+	supportedModelFormats: { name: string; version?: string; autoSelect?: boolean }[];
+	protocolVersions?: string[];
+	containers: Container[];
+	volumes?: Record<string, unknown>[];
+}
+
+interface InferenceServiceSpec {
+	predictor: {
+		model: {
+			modelFormat: { name: string; version?: string };
+			runtime?: string;
+			protocolVersion?: string;
+			storageUri?: string;
+		};
+	};
+}
+
+const kserve = loadManifests("deploy/kserve.yaml");
+const runtimeObject = kserve.find((m) => m.kind === "ServingRuntime");
+const runtimeSpec = runtimeObject?.spec as ServingRuntimeSpec | undefined;
+const isvcObject = kserve.find((m) => m.kind === "InferenceService");
+const isvcModel = (isvcObject?.spec as InferenceServiceSpec | undefined)?.predictor.model;
+const kserveContainer = runtimeSpec?.containers.find((c) => c.name === KSERVE_CONTAINER);
+const kserveEnv = kserveContainer?.env ?? [];
+const kservePort = kserveContainer?.ports?.[0]?.containerPort;
+
+/** Splits `name:tag` (the name may hold a registry host with a port). */
+const splitImage = (image = "") => {
+	const at = image.lastIndexOf(":");
+	return at > image.lastIndexOf("/")
+		? { name: image.slice(0, at), tag: image.slice(at + 1) }
+		: { name: image, tag: "" };
+};
+const kserveImage = splitImage(kserveContainer?.image);
+const kserveRuntime = kserveImage.tag as Runtime;
+
+/**
+ * KServe's runtime match for a model that names its runtime: the format's name, and its version
+ * when the model gives one, among the runtime's supported formats.
+ */
+function supportsFormat(
+	runtime: ServingRuntimeSpec | undefined,
+	format: { name: string; version?: string } | undefined,
+) {
+	if (!runtime || !format) return false;
+	const labels = runtime.supportedModelFormats.flatMap((f) =>
+		f.version === undefined ? [f.name] : [f.name, `${f.name}:${f.version}`],
+	);
+	return labels.includes(
+		format.version === undefined ? format.name : `${format.name}:${format.version}`,
+	);
+}
+
+/**
+ * Whether the image built for `runtime` may read `dir`: always on Node and Bun; on Deno only inside
+ * an --allow-read path of its CMD (relative ones from the image's WORKDIR).
+ */
+function imageMayRead(runtime: Runtime, dir: string): boolean {
+	if (runtime !== "deno") return true;
+	const instructions = effectiveInstructions(runtime);
+	const workdir = last(instructions, "WORKDIR")?.args ?? "/";
+	const argv = execForm(last(instructions, "CMD")?.args ?? "[]");
+	const flag = argv.find((a) => a === "--allow-read" || a.startsWith("--allow-read="));
+	if (flag === undefined) return false;
+	if (flag === "--allow-read") return true;
+	return flag
+		.slice("--allow-read=".length)
+		.split(",")
+		.some((allowed) => {
+			const rel = relative(resolve(workdir, allowed), dir);
+			return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
+		});
+}
+
+/** The environment variables the server's config reads: recorded while it loads an empty env. */
+function settingsRead(): Set<string> {
+	const seen = new Set<string>();
+	const env = new Proxy({} as Record<string, string | undefined>, {
+		get(_, key) {
+			if (typeof key === "string") seen.add(key);
+			return undefined;
+		},
+	});
+	loadConfig(env, 1);
+	return seen;
+}
+
+/** The model's name: its file under /mnt/models is the storageUri's last segment, NAME.onnx. */
+const servedModelName = () => /([^/]+)\.onnx$/.exec(isvcModel?.storageUri ?? "")?.[1];
+
+describe("deploy/kserve.yaml", () => {
+	test("holds exactly a ServingRuntime and an InferenceService, in KServe's API versions", () => {
+		expect(kserve.map((m) => `${m.apiVersion}/${m.kind}`).sort()).toEqual([
+			"serving.kserve.io/v1alpha1/ServingRuntime",
+			"serving.kserve.io/v1beta1/InferenceService",
+		]);
+		expect(runtimeSpec?.containers).toHaveLength(1);
+		expect(kserveContainer).toBeDefined();
+	});
+
+	test("the InferenceService names the runtime, a model format it supports, and protocol v2", () => {
+		expect(isvcModel?.runtime).toBe(runtimeObject?.metadata.name ?? "");
+		expect(isvcModel?.modelFormat.name).toBe("onnx");
+		expect(supportsFormat(runtimeSpec, isvcModel?.modelFormat)).toBe(true);
+		// The matcher can fail: a format the runtime does not list is not supported.
+		expect(supportsFormat(runtimeSpec, { name: "onnx", version: "999" })).toBe(false);
+		expect(runtimeSpec?.protocolVersions).toEqual(SERVER_PROTOCOLS);
+		// KServe defaults a model to v1, which this runtime does not offer.
+		expect(isvcModel?.protocolVersion).toBe("v2");
+	});
+
+	test("the model file is NAME.onnx, downloaded to where MODELS_DIR points", () => {
+		expect(isvcModel?.storageUri).toMatch(/^[a-z0-9]+:\/\//);
+		expect(servedModelName()).toMatch(/^[A-Za-z0-9][\w.-]*$/);
+		const env = Object.fromEntries(kserveEnv.map((e) => [e.name, e.value]));
+		expect(env.MODELS_DIR).toBe(KSERVE_MODEL_DIR);
+		// KServe mounts that folder itself; a mount of the runtime's own there would clash.
+		for (const mount of kserveContainer?.volumeMounts ?? []) {
+			expect(relative(KSERVE_MODEL_DIR, mount.mountPath).startsWith("..")).toBe(true);
+		}
+	});
+
+	test("the image is one the Dockerfile builds, named as in deploy/k8s.yaml, that may read the models", () => {
+		const plain = splitImage(container?.image);
+		expect(RUNTIMES).toContain(plain.tag as Runtime);
+		expect(kserveImage.name).toBe(plain.name);
+		expect(RUNTIMES).toContain(kserveRuntime);
+		expect(imageMayRead(kserveRuntime, KSERVE_MODEL_DIR)).toBe(true);
+		// The check can fail: the deno image reads only inside its WORKDIR.
+		expect(imageMayRead("deno", KSERVE_MODEL_DIR)).toBe(false);
+		expect(imageMayRead("deno", "/app/models")).toBe(true);
+	});
+
+	test("one container port, the image's PORT, which Knative hands the server as PORT", () => {
+		expect(kserveContainer?.ports).toHaveLength(1);
+		expect(KNATIVE_PORT_NAMES).toContain(kserveContainer?.ports?.[0]?.name);
+		expect(kserveContainer?.ports?.[0]?.protocol ?? "TCP").toBe("TCP");
+		// In Standard mode nothing sets PORT, so the image's must be the declared port.
+		expect(kservePort).toBe(Number(envOf(effectiveInstructions(kserveRuntime)).PORT));
+		const names = kserveEnv.map((e) => e.name);
+		for (const reserved of KNATIVE_RESERVED_ENV) expect(names).not.toContain(reserved);
+		const env = Object.fromEntries(kserveEnv.map((e) => [e.name, e.value]));
+		expect(env.HOST).toBe("0.0.0.0");
+		const metricsPort = runtimeSpec?.annotations?.["prometheus.kserve.io/port"];
+		if (metricsPort !== undefined) expect<number | undefined>(Number(metricsPort)).toBe(kservePort);
+	});
+
+	test("probes: readiness on /v2/health/ready, liveness on /v2/health/live, on that port", () => {
+		expect(kserveContainer?.readinessProbe?.httpGet?.path).toBe("/v2/health/ready");
+		expect(kserveContainer?.livenessProbe?.httpGet?.path).toBe("/v2/health/live");
+		const probes = [
+			kserveContainer?.readinessProbe,
+			kserveContainer?.livenessProbe,
+			kserveContainer?.startupProbe,
+		].filter((p) => p !== undefined);
+		for (const probe of probes) {
+			const port = probe.httpGet?.port;
+			// Knative: a probe's port is a number, or the container port's name.
+			if (typeof port === "string") expect(port).toBe(kserveContainer?.ports?.[0]?.name ?? "");
+			else expect(port).toBe(kservePort);
+		}
+	});
+
+	test("every variable it sets is a setting the server reads, with a valid value", () => {
+		const known = settingsRead();
+		// The recorder sees the config's reads (so the check below can fail).
+		expect([...known]).toEqual(expect.arrayContaining(["PORT", "HOST", "MODELS_DIR"]));
+		for (const { name } of kserveEnv)
+			expect({ name, known: known.has(name) }).toEqual({ name, known: true });
+		const values = Object.fromEntries(
+			kserveEnv.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
+		);
+		const config = loadConfig(values, 1);
+		expect(config.modelsDir).toBe(KSERVE_MODEL_DIR);
+		expect(config.host).toBe("0.0.0.0");
+	});
+
+	test("runs as hardened as deploy/k8s.yaml, with resources; nothing Knative rejects", () => {
+		// A ServingRuntime has no pod securityContext: the Deployment's pod-level settings must be
+		// on the container (fsGroup has no container equivalent).
+		const { fsGroup: _, ...podLevel } = pod?.securityContext ?? {};
+		const hardened = { ...podLevel, ...container?.securityContext };
+		expect(Object.keys(hardened).length).toBeGreaterThan(4);
+		expect(kserveContainer?.securityContext).toMatchObject(hardened);
+		expect(kserveContainer?.securityContext?.privileged ?? false).toBe(false);
+		expect(kserveContainer?.resources?.requests?.cpu).toBeDefined();
+		expect(kserveContainer?.resources?.requests?.memory).toBeDefined();
+		expect(kserveContainer?.resources?.limits?.memory).toBeDefined();
+		// Knative allows no lifecycle hooks (its queue-proxy drains instead) and only some volumes.
+		expect(kserveContainer?.lifecycle).toBeUndefined();
+		for (const volume of runtimeSpec?.volumes ?? []) {
+			const sources = Object.keys(volume).filter((k) => k !== "name");
+			expect(["emptyDir", "secret", "configMap", "projected"]).toEqual(
+				expect.arrayContaining(sources),
+			);
+		}
+		for (const mount of kserveContainer?.volumeMounts ?? []) {
+			expect(["/", "/dev", "/dev/log"]).not.toContain(normalize(mount.mountPath));
+		}
+	});
+});
+
+/**
+ * The KServe layout run for real: a folder holding only NAME.onnx (no manifest.json), the
+ * runtime's environment, the image's runtime. The probes and the model's routes must answer as
+ * the manifest promises. The port and address are the test's; the model is one of the repository's.
+ */
+describe("deploy/kserve.yaml, served", () => {
+	const MODEL_FILE = join(PROJECT_ROOT, "models/mlp.onnx");
+	const API_KEY = "kserve-test-key-0123456789";
+	let server: RunningServer | undefined;
+	let dir = "";
+
+	beforeAll(async () => {
+		dir = mkdtempSync(join(tmpdir(), "kserve-models-"));
+		copyFileSync(MODEL_FILE, join(dir, `${servedModelName()}.onnx`));
+		const env: Record<string, string> = Object.fromEntries(
+			kserveEnv.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
+		);
+		// With the optional Secret present: the probes must stay open.
+		if (kserveEnv.some((e) => e.name === "API_KEY")) env.API_KEY = API_KEY;
+		server = await startServer(kserveRuntime, {
+			...env,
+			HOST: "127.0.0.1",
+			PORT: "0",
+			MODELS_DIR: dir,
+		});
+	}, 30_000);
+
+	afterAll(async () => {
+		await server?.stop();
+		if (dir) rmSync(dir, { recursive: true, force: true });
+	});
+
+	const get = (path: string, headers: Record<string, string> = {}) =>
+		fetch(`${server?.url}${path}`, { headers });
+
+	test("the readiness probe turns 200, the liveness probe answers 200", async () => {
+		const ready = kserveContainer?.readinessProbe?.httpGet?.path ?? "";
+		const deadline = Date.now() + 20_000;
+		let status = 0;
+		while (Date.now() < deadline) {
+			status = (await get(ready).catch(() => null))?.status ?? 0;
+			if (status === 200) break;
+			await Bun.sleep(50);
+		}
+		expect(status).toBe(200);
+		expect((await get(kserveContainer?.livenessProbe?.httpGet?.path ?? "")).status).toBe(200);
+		const startup = kserveContainer?.startupProbe?.httpGet?.path;
+		if (startup) expect((await get(startup)).status).toBe(200);
+	}, 30_000);
+
+	test("the model is served by the name of its file, at /v2/models/NAME/infer", async () => {
+		const auth = { authorization: `Bearer ${API_KEY}` };
+		const name = servedModelName() ?? "";
+		expect((await get(`/v2/models/${name}/ready`, auth)).status).toBe(200);
+		const metadata = (await (await get(`/v2/models/${name}`, auth)).json()) as {
+			name: string;
+			inputs: { name: string; datatype: string; shape: number[] }[];
+		};
+		expect(metadata.name).toBe(name);
+		const [input] = metadata.inputs;
+		const features = input?.shape.at(-1) ?? 0;
+		expect(features).toBeGreaterThan(0);
+		const response = await fetch(`${server?.url}/v2/models/${name}/infer`, {
+			method: "POST",
+			headers: { ...auth, "content-type": "application/json" },
+			body: JSON.stringify({
+				inputs: [
+					{
+						name: input?.name,
+						shape: [1, features],
+						datatype: input?.datatype,
+						data: Array.from({ length: features }, () => 0),
+					},
+				],
+			}),
+		});
+		expect(response.status).toBe(200);
+		const body = (await response.json()) as { model_name: string; outputs: unknown[] };
+		expect(body.model_name).toBe(name);
+		expect(body.outputs.length).toBeGreaterThan(0);
 	});
 });
 
