@@ -44,13 +44,20 @@ export class ApiError extends Error {
 	/** The Open Inference Protocol's error shape: one string, naming every invalid field. */
 	toProtocolBody(): { error: string } {
 		const { message, issues } = this;
-		if (!issues) return { error: message };
-		// "inputs must be an array" names its field already; "inputs.0.name: ..." needs the path.
-		const named = (i: Issue) => !i.path || i.message.startsWith(`${i.path.split(".").at(-1)} `);
-		return {
-			error: issues.map((i) => (named(i) ? i.message : `${i.path}: ${i.message}`)).join("; "),
-		};
+		return { error: issues ? issues.map(protocolIssue).join("; ") : message };
 	}
+}
+
+/**
+ * One issue as a sentence: "inputs.0.shape must be an array" where the message starts with the
+ * field's own name, "inputs.0.data: ..." otherwise.
+ */
+function protocolIssue({ path, message }: Issue): string {
+	if (!path) return message;
+	const segments = path.split(".");
+	const field = segments.pop() as string;
+	if (!message.startsWith(`${field} `)) return `${path}: ${message}`;
+	return segments.length > 0 ? `${segments.join(".")}.${message}` : message;
 }
 
 /** Every failed field of a zod error, as `path: message` pairs ("instances.2.Age"). */

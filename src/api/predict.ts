@@ -17,7 +17,7 @@ function unknownModel(id: string, registry: Registry): ApiError {
 	return new ApiError(
 		404,
 		"unknown_model",
-		`unknown model ${JSON.stringify(id)}; known models: ${registry.ids.join(", ")}`,
+		`unknown model ${JSON.stringify(id)}; known models: ${registry.ids.join(", ") || "none (the models folder has no manifest.json)"}`,
 	);
 }
 

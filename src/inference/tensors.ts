@@ -96,8 +96,9 @@ export const DATATYPES = {
 	FP64: {
 		ort: "float64",
 		triton: "TYPE_FP64",
-		fits: isNumber,
-		must: "a number",
+		// JSON.parse reads 1e309 as Infinity, which no JSON answer could carry back.
+		fits: (v: unknown) => Number.isFinite(v),
+		must: "a finite number",
 		allocate: (n: number) => new Float64Array(n),
 		store: storeNumber,
 	},
@@ -141,11 +142,15 @@ export interface TensorRequest {
 
 const showShape = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 
-/** The element count of `shape`, or the error that says why the shape is refused. */
+/**
+ * The element count of `shape`, or the error that says why the shape is refused. `already` is
+ * what the request's other inputs hold: the limit is on the whole request.
+ */
 export function checkShape(
 	spec: TensorSpec,
 	shape: readonly number[],
 	maxElements: number,
+	already = 0,
 ): number {
 	const where = `input "${spec.name}"`;
 	if (shape.length !== spec.shape.length) {
@@ -166,9 +171,10 @@ export function checkShape(
 			);
 		}
 		count *= size;
-		if (count > maxElements) {
+		if (already + count > maxElements) {
+			const others = already > 0 ? ` with the ${already} of the other inputs` : "";
 			throw new TensorError(
-				`${where}: shape ${showShape(shape)} exceeds the limit of ${maxElements} elements per request`,
+				`${where}: shape ${showShape(shape)}${others} exceeds the limit of ${maxElements} elements per request`,
 			);
 		}
 	}
@@ -228,13 +234,14 @@ export function decodeTensor(
 	spec: TensorSpec,
 	request: TensorRequest,
 	maxElements: number,
+	already = 0,
 ): Tensor {
 	if (request.datatype !== spec.datatype) {
 		throw new TensorError(
 			`input "${spec.name}": datatype ${request.datatype} does not match the model's ${spec.datatype}`,
 		);
 	}
-	const count = checkShape(spec, request.shape, maxElements);
+	const count = checkShape(spec, request.shape, maxElements, already);
 	const type: ElementType = DATATYPES[spec.datatype];
 	const data = type.allocate(count);
 	const given = fill(request, type, data);
@@ -246,11 +253,24 @@ export function decodeTensor(
 	return { name: spec.name, datatype: spec.datatype, shape: request.shape, data };
 }
 
-/** A tensor's values as JSON: numbers (64-bit integers beyond 2^53 lose precision), or booleans. */
+/**
+ * An output's values as JSON numbers, or booleans. A value JSON cannot carry exactly (NaN or
+ * Infinity, a 64-bit integer beyond 2^53) is a TensorError rather than a silent null or rounding.
+ */
 export function jsonData(tensor: Tensor): number[] | boolean[] {
 	if (tensor.datatype === "BOOL") return Array.from(tensor.data as Uint8Array, (v) => v !== 0);
-	if (tensor.data instanceof BigInt64Array || tensor.data instanceof BigUint64Array) {
-		return Array.from(tensor.data, Number);
+	const wide = tensor.data instanceof BigInt64Array || tensor.data instanceof BigUint64Array;
+	const values = wide
+		? Array.from(tensor.data as BigInt64Array, Number)
+		: Array.from(tensor.data as Float64Array);
+	const exact = wide ? Number.isSafeInteger : Number.isFinite;
+	const bad = values.findIndex((v) => !exact(v));
+	if (bad !== -1) {
+		const value = String((tensor.data as BigInt64Array | Float64Array)[bad]);
+		const why = wide
+			? "beyond the integers a JSON number carries exactly (2^53)"
+			: "which JSON cannot carry";
+		throw new TensorError(`output "${tensor.name}": element ${bad} is ${value}, ${why}`);
 	}
-	return Array.from(tensor.data as Float64Array);
+	return values;
 }

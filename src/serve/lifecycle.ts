@@ -155,7 +155,7 @@ async function serve(
 		fail(`warm-up failed: ${firstLine(error)}`);
 	}
 	logger.info(
-		`ready: ${registry.ids.join(", ")} (${Math.round(performance.now())} ms after start)`,
+		`ready: ${[...registry.ids, ...registry.graphs.map((g) => g.name)].join(", ")} (${Math.round(performance.now())} ms after start)`,
 	);
 	runtime.reportReady();
 }

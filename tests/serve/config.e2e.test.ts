@@ -421,16 +421,16 @@ describe("invalid settings", () => {
 		});
 	});
 
-	test("MODELS_DIR, an existing folder without manifest.json: one line, exit 1, never listening", async () => {
+	test("MODELS_DIR, a folder with neither manifest.json nor a NAME.onnx: one line, exit 1, never listening", async () => {
 		const models = markedCopyOfModels(TEST_TMP);
 		copies.push(models);
-		rmSync(join(models, "manifest.json"));
+		for (const file of ["manifest.json", "mlp.onnx", "gbdt.onnx"]) rmSync(join(models, file));
 		const dir = relative(PROJECT_ROOT, models);
 		await onEveryRuntime(async (runtime) => {
 			// At the default LOG_LEVEL=info a server that listened would have said so: a second line.
 			const result = await runToExit(serveCommand(runtime), only({ PORT: "0", MODELS_DIR: dir }));
 			const pattern = new RegExp(
-				`^titanic-serve: cannot load models: ${escapeRegExp(dir)}/manifest\\.json: cannot read`,
+				`^titanic-serve: cannot load models: ${escapeRegExp(dir)}: no manifest\\.json and no NAME\\.onnx file to serve$`,
 			);
 			expectOneLineFailure(result, pattern, `MODELS_DIR=${dir}`);
 		});

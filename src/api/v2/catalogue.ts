@@ -28,10 +28,12 @@ export function createCatalogue(registry: Registry): Catalogue {
 			const name = c.req.param("model") ?? "";
 			const model = byName.get(name);
 			if (!model) {
+				// Echo a name, never a megabyte of one.
+				const shown = name.length > 80 ? `${name.slice(0, 80)}...` : name;
 				throw new ApiError(
 					404,
 					"unknown_model",
-					`unknown model ${JSON.stringify(name)}; known models: ${listed}`,
+					`unknown model ${JSON.stringify(shown)}; known models: ${listed}`,
 				);
 			}
 			const version = c.req.param("version");

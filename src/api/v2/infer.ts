@@ -17,7 +17,15 @@ export interface InferLimits {
 	readonly maxElements: number;
 }
 
-const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
+/**
+ * What onnxruntime's refusal says, without its source paths and assertions: the node that failed
+ * ("Non-zero status code returned while running Mul node. Name:'scale' ..."), or nothing more.
+ */
+function graphFailure(error: unknown): string {
+	const message = String((error as Error)?.message ?? error);
+	const node = /running (\w+) node\. Name:'([^']*)'/.exec(message);
+	return node ? `its ${node[1]} node "${node[2]}" failed on them` : "onnxruntime refused them";
+}
 const badTensor = (message: string) => new ApiError(400, "invalid_request", message);
 
 /** The request's inputs, checked and converted, in the model's terms; or a TensorError. */
@@ -39,7 +47,7 @@ function inputTensors(model: TensorModel, request: InferRequest, maxElements: nu
 				`input "${input.name}": binary tensor data is not supported; send data as JSON`,
 			);
 		}
-		const tensor = decodeTensor(spec, input, maxElements - used);
+		const tensor = decodeTensor(spec, input, maxElements, used);
 		used += tensor.data.length;
 		tensors.push(tensor);
 	}
@@ -64,6 +72,20 @@ function outputNames(model: TensorModel, request: InferRequest): string[] {
 	return names;
 }
 
+/** The outputs as the protocol answers them; what JSON cannot carry exactly is a 400. */
+function jsonOutputs(results: readonly Tensor[]) {
+	try {
+		return results.map((t) => ({
+			name: t.name,
+			datatype: t.datatype,
+			shape: [...t.shape],
+			data: jsonData(t),
+		}));
+	} catch (error) {
+		throw error instanceof TensorError ? badTensor(error.message) : error;
+	}
+}
+
 async function parseRequest(c: Context, limits: InferLimits): Promise<InferRequest> {
 	const parsed = InferRequest.safeParse(await readJson(c.req.raw, limits.maxBodyBytes));
 	if (parsed.success) return parsed.data;
@@ -77,7 +99,7 @@ async function run(model: TensorModel, inputs: Tensor[], outputs: string[]): Pro
 		return await model.infer(inputs, outputs);
 	} catch (error) {
 		if (error instanceof TensorError) throw badTensor(error.message);
-		throw badTensor(`model "${model.name}" cannot run on these inputs: ${firstLine(error)}`);
+		throw badTensor(`model "${model.name}" cannot run on these inputs: ${graphFailure(error)}`);
 	}
 }
 
@@ -117,17 +139,14 @@ export function inferHandler(
 					model_name: model.name,
 					...(version !== undefined && { model_version: version }),
 					...(request.id !== undefined && { id: request.id }),
-					outputs: results.map((t) => ({
-						name: t.name,
-						datatype: t.datatype,
-						shape: [...t.shape],
-						data: jsonData(t),
-					})),
+					outputs: jsonOutputs(results),
 				},
 				200,
 				{ "server-timing": `infer;dur=${computeMs.toFixed(3)}` },
 			);
-			const instances = inputs[0]?.shape[0] ?? 1;
+			// The model's first input, whatever order the request listed them in.
+			const first = inputs.find((t) => t.name === model.inputs[0]?.name);
+			const instances = first?.shape[0] ?? 1;
 			record?.succeeded((performance.now() - enteredAt) / 1000, computeMs / 1000, instances);
 			return response;
 		} catch (error) {

@@ -21,7 +21,7 @@ const Datatype = z.string({ error: "datatype must be a string" }).openapi({
 	example: "FP32",
 });
 
-const TensorData = z.unknown().openapi({
+const TensorData = z.custom<unknown[]>(Array.isArray, { error: "data must be an array" }).openapi({
 	type: "array",
 	items: {},
 	description:
