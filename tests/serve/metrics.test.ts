@@ -1,5 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { RUNTIMES, type RunningServer, type ServerEnv, startServer } from "../support/server.ts";
+import { parseSamples, untilReadyLogged } from "../support/metrics-text.ts";
+import { RUNTIMES, type ServerEnv, startServer } from "../support/server.ts";
 
 /**
  * GET /metrics on real servers of Node, Bun and Deno: exact counts after a known sequence of
@@ -20,18 +21,6 @@ if (!PROMTOOL) {
 	);
 }
 
-/**
- * Waits for the "ready" log line rather than polling /ready, whose polls would be counted too.
- * Warm-up has gone through the whole app by then, uncounted.
- */
-async function untilReadyLogged(server: RunningServer): Promise<void> {
-	const deadline = Date.now() + STARTUP_MS;
-	while (!/\bready: /.test(server.stderr())) {
-		if (Date.now() > deadline) throw new Error(`not ready:\n${server.stderr()}`);
-		await Bun.sleep(20);
-	}
-}
-
 async function withServer(
 	runtime: (typeof RUNTIMES)[number],
 	env: ServerEnv,
@@ -39,7 +28,7 @@ async function withServer(
 ): Promise<void> {
 	const server = await startServer(runtime, env, STARTUP_MS);
 	try {
-		await untilReadyLogged(server);
+		await untilReadyLogged(server, STARTUP_MS);
 		await use(server.url);
 	} finally {
 		expect({ runtime, exit: await server.stop() }).toEqual({ runtime, exit: 0 });
@@ -71,17 +60,6 @@ async function knownSequence(url: string): Promise<number[]> {
 	statuses.push(await send(url, "/health"), await send(url, "/health"));
 	statuses.push(await send(url, "/wp-login.php"));
 	return statuses;
-}
-
-/** Sample lines as series -> value; HELP and TYPE lines left out. */
-function parseSamples(text: string): Map<string, number> {
-	const lines = text.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
-	return new Map(
-		lines.map((line) => {
-			const at = line.lastIndexOf(" ");
-			return [line.slice(0, at), Number(line.slice(at + 1))];
-		}),
-	);
 }
 
 /** Every inference and HTTP series after the known sequence, exactly. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import * as ort from "onnxruntime-node";
+import { parseSamples, untilReadyLogged } from "../support/metrics-text.ts";
 import { modelsDirWith } from "../support/model-dirs.ts";
 import {
 	IDENTITY_DATATYPES,
@@ -72,21 +73,12 @@ const REFUSALS = [
 
 // --- servers and requests ---
 
-/** Waits for the "ready" log line: polling /ready would show in the metrics. */
-async function untilReadyLogged(server: RunningServer): Promise<void> {
-	const deadline = Date.now() + STARTUP_MS;
-	while (!/\bready: /.test(server.stderr())) {
-		if (Date.now() > deadline) throw new Error(`not ready:\n${server.stderr()}`);
-		await Bun.sleep(20);
-	}
-}
-
 /** One server for the enclosing describe, ready before its first test; its URL once started. */
 function serverFor(runtime: Runtime, env: ServerEnv): () => string {
 	let server: RunningServer | undefined;
 	beforeAll(async () => {
 		server = await startServer(runtime, env, STARTUP_MS);
-		await untilReadyLogged(server);
+		await untilReadyLogged(server, STARTUP_MS);
 	});
 	afterAll(async () => {
 		expect({ runtime, exit: await server?.stop() }).toEqual({ runtime, exit: 0 });
@@ -263,17 +255,6 @@ const identityTensors = (prefix: "in" | "out") =>
 	}));
 
 // --- metrics ---
-
-/** Sample lines as series -> value; HELP and TYPE lines left out. */
-function parseSamples(text: string): Map<string, number> {
-	const lines = text.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
-	return new Map(
-		lines.map((line) => {
-			const at = line.lastIndexOf(" ");
-			return [line.slice(0, at), Number(line.slice(at + 1))];
-		}),
-	);
-}
 
 const httpSeries = (method: string, route: string, status: number) =>
 	`http_requests_total{method="${method}",route="${route}",status="${status}"}`;
