@@ -4,9 +4,10 @@ import { MODEL_VERSION, type TensorModel } from "../../inference/tensor-model.ts
 import { DATATYPES } from "../../inference/tensors.ts";
 import type { ServiceMetrics } from "../../metrics/service.ts";
 import { json, protocolErrors } from "../openapi.ts";
+import type { Handler } from "../predict.ts";
 import type { Respond } from "../respond.ts";
 import type { ApiRoute } from "../routes.ts";
-import { createCatalogue } from "./catalogue.ts";
+import { type Catalogue, createCatalogue } from "./catalogue.ts";
 import { type InferLimits, inferHandler } from "./infer.ts";
 import {
 	InferRequest,
@@ -46,21 +47,17 @@ const config = (model: TensorModel) => {
 
 const SERVER = { name: packageJson.name, version: packageJson.version, extensions: [] };
 
-export function protocolRoutes(
-	registry: Registry,
-	limits: InferLimits,
-	respond: Respond,
-	metrics?: ServiceMetrics,
-): ApiRoute[] {
-	const catalogue = createCatalogue(registry);
-	const infer = inferHandler(catalogue, limits, respond, metrics);
-	const server: ApiRoute[] = [
+const TAGS = ["Open Inference Protocol"];
+
+/** The server-wide routes: metadata and the two health probes. */
+function serverRoutes(registry: Registry, respond: Respond): ApiRoute[] {
+	return [
 		{
 			config: {
 				method: "get",
 				path: "/v2",
 				summary: "Server metadata",
-				tags: ["Open Inference Protocol"],
+				tags: TAGS,
 				responses: { 200: json(ServerMetadata, "Name, version, extensions") },
 			},
 			handler: () => respond(SERVER),
@@ -70,7 +67,7 @@ export function protocolRoutes(
 				method: "get",
 				path: "/v2/health/live",
 				summary: "Liveness: the process answers",
-				tags: ["Open Inference Protocol"],
+				tags: TAGS,
 				responses: { 200: json(ServerLive, "Alive") },
 			},
 			handler: () => respond({ live: true }),
@@ -80,78 +77,106 @@ export function protocolRoutes(
 				method: "get",
 				path: "/v2/health/ready",
 				summary: "Readiness: every model is loaded and warmed",
-				tags: ["Open Inference Protocol"],
+				tags: TAGS,
 				responses: { 200: json(ServerReady, "Ready"), 503: json(ServerReady, "Still warming up") },
 			},
 			handler: () => respond({ ready: registry.ready }, registry.ready ? 200 : 503),
 		},
 	];
-	const perModel = (prefix: string, params: typeof ModelParam | typeof VersionedParams) => {
-		const tags = ["Open Inference Protocol"];
-		const request = { params };
-		return [
-			{
-				config: {
-					method: "get",
-					path: prefix,
-					summary: "Model metadata: inputs and outputs with datatypes and shapes",
-					tags,
-					request,
-					responses: { 200: json(ModelMetadata, "The model"), ...protocolErrors(404) },
-				},
-				handler: (c) => respond(metadata(catalogue.requested(c).model)),
+}
+
+/** The per-model routes under `prefix`, the model's own path or its versioned one. */
+interface ModelRouteParts {
+	readonly catalogue: Catalogue;
+	readonly infer: Handler;
+	readonly registry: Registry;
+	readonly respond: Respond;
+}
+
+function modelRoutes(
+	prefix: string,
+	params: typeof ModelParam | typeof VersionedParams,
+	{ catalogue, infer, registry, respond }: ModelRouteParts,
+): ApiRoute[] {
+	const tags = TAGS;
+	const request = { params };
+	return [
+		{
+			config: {
+				method: "get",
+				path: prefix,
+				summary: "Model metadata: inputs and outputs with datatypes and shapes",
+				tags,
+				request,
+				responses: { 200: json(ModelMetadata, "The model"), ...protocolErrors(404) },
 			},
-			{
-				config: {
-					method: "get",
-					path: `${prefix}/ready`,
-					summary: "Model readiness",
-					tags,
-					request,
-					responses: {
-						200: json(ModelReady, "Ready"),
-						503: json(ModelReady, "Still warming up"),
-						...protocolErrors(404),
-					},
-				},
-				handler: (c) => {
-					const { model } = catalogue.requested(c);
-					return respond({ name: model.name, ready: registry.ready }, registry.ready ? 200 : 503);
+			handler: (c) => respond(metadata(catalogue.requested(c).model)),
+		},
+		{
+			config: {
+				method: "get",
+				path: `${prefix}/ready`,
+				summary: "Model readiness",
+				tags,
+				request,
+				responses: {
+					200: json(ModelReady, "Ready"),
+					503: json(ModelReady, "Still warming up"),
+					...protocolErrors(404),
 				},
 			},
-			{
-				config: {
-					method: "get",
-					path: `${prefix}/config`,
-					summary: "A minimal Triton model configuration (for perf_analyzer)",
-					tags,
-					request,
-					responses: { 200: json(ModelConfig, "The configuration"), ...protocolErrors(404) },
-				},
-				handler: (c) => respond(config(catalogue.requested(c).model)),
+			handler: (c) => {
+				const { model } = catalogue.requested(c);
+				return respond({ name: model.name, ready: registry.ready }, registry.ready ? 200 : 503);
 			},
-			{
-				config: {
-					method: "post",
-					path: `${prefix}/infer`,
-					summary: "Inference: tensors in, the requested outputs back",
-					tags,
-					request: {
-						...request,
-						body: { ...json(InferRequest, "The input tensors"), required: true },
-					},
-					responses: {
-						200: json(InferResponse, "The output tensors"),
-						...protocolErrors(400, 404, 413, 415),
-					},
-				},
-				handler: infer,
+		},
+		{
+			config: {
+				method: "get",
+				path: `${prefix}/config`,
+				summary: "A minimal Triton model configuration (for perf_analyzer)",
+				tags,
+				request,
+				responses: { 200: json(ModelConfig, "The configuration"), ...protocolErrors(404) },
 			},
-		] satisfies ApiRoute[];
+			handler: (c) => respond(config(catalogue.requested(c).model)),
+		},
+		{
+			config: {
+				method: "post",
+				path: `${prefix}/infer`,
+				summary: "Inference: tensors in, the requested outputs back",
+				tags,
+				request: {
+					...request,
+					body: { ...json(InferRequest, "The input tensors"), required: true },
+				},
+				responses: {
+					200: json(InferResponse, "The output tensors"),
+					...protocolErrors(400, 404, 413, 415),
+				},
+			},
+			handler: infer,
+		},
+	];
+}
+
+export function protocolRoutes(
+	registry: Registry,
+	limits: InferLimits,
+	respond: Respond,
+	metrics?: ServiceMetrics,
+): ApiRoute[] {
+	const catalogue = createCatalogue(registry);
+	const parts = {
+		catalogue,
+		infer: inferHandler(catalogue, limits, respond, metrics),
+		registry,
+		respond,
 	};
 	return [
-		...server,
-		...perModel("/v2/models/{model}", ModelParam),
-		...perModel("/v2/models/{model}/versions/{version}", VersionedParams),
+		...serverRoutes(registry, respond),
+		...modelRoutes("/v2/models/{model}", ModelParam, parts),
+		...modelRoutes("/v2/models/{model}/versions/{version}", VersionedParams, parts),
 	];
 }
