@@ -125,7 +125,14 @@ async function main(argv: readonly string[]): Promise<number> {
 	const body = readBody(options);
 	const readyTimeout = readyTimeoutMs();
 	preflight(options);
-	const generator = await selectGenerator(options.loadgen, ROOT, projectVersion(ROOT));
+	let generator = await selectGenerator(options.loadgen, ROOT, projectVersion(ROOT));
+	let generatorNote: string | undefined;
+	if (options.metrics.length > 1 && !generator.rotates) {
+		// The paired run alternates requests between two servers, which oha cannot do.
+		generatorNote = `--metrics ${options.metrics.join(",")} alternates requests between two servers, which ${generator.info.name} cannot: the built-in generator measured this run`;
+		generator = await selectGenerator("builtin", ROOT, projectVersion(ROOT));
+		process.stderr.write(`bench: ${generatorNote}\n`);
+	}
 	const pinning = resolvePinning(options.pin);
 	const createdAt = new Date().toISOString();
 	const outDir = resolve(
@@ -156,6 +163,7 @@ async function main(argv: readonly string[]): Promise<number> {
 		environment: {
 			...environment,
 			generator: generator.info,
+			...(generatorNote === undefined ? {} : { generatorNote }),
 			pinning: { pinned: pinning.pinned, note: pinning.note },
 		},
 		options: optionsRecord(options),

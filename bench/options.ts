@@ -70,7 +70,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --port N            fixed server port (default a free port per server)
   --pin               server on core 0, load generator on core 1 (needs taskset, 2 cores)
   --workers LIST      WORKERS values per server, e.g. 1,2 or 1,auto (default 1; auto = CPU count)
-  --metrics LIST      METRICS values per server: on,off measures what metrics cost (default on)
+  --metrics LIST      METRICS values per server (default on); on,off measures what metrics cost: both
+                      servers up at once, requests alternating between them (concurrency 1, builtin)
   --soak DURATION     sustained load instead, e.g. 60s or 2m: per runtime, concurrency 32 (or the one
                       --concurrency value) rotating over --models, server RSS sampled every second
   --soak-mark D       the RSS sample the soak's growth criterion compares against (default 10s)`;
@@ -149,6 +150,15 @@ export function parseOptions(argv: readonly string[]): Options {
 			: list("metric", values.metrics, METRICS_SETTINGS);
 	if (soakMs !== null && metrics.length > 1) {
 		throw new UsageError("--soak takes one --metrics value");
+	}
+	// Both values: the two servers run at once and are measured paired, one request at a time.
+	if (metrics.length > 1 && (concurrency.length > 1 || concurrency[0] !== 1)) {
+		throw new UsageError(
+			"--metrics on,off measures paired requests one at a time: it takes no --concurrency but 1",
+		);
+	}
+	if (metrics.length > 1 && values.port !== undefined) {
+		throw new UsageError("--metrics on,off runs two servers at once: it cannot take --port");
 	}
 	return {
 		runtimes:

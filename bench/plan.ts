@@ -9,14 +9,20 @@ export interface CellPlan {
 	path: string;
 }
 
-/** One server process: started fresh, measured on every cell, stopped. */
+/**
+ * One server process, or a pair of them started together: started fresh, measured on every cell,
+ * stopped.
+ */
 export interface ServerPlan {
 	round: number;
 	runtime: RuntimeName;
 	/** WORKERS for this server: 1 serves from one process (one thread on Deno). */
 	workers: number;
-	/** METRICS for this server. */
-	metrics: MetricsSetting;
+	/**
+	 * METRICS for this server; with two values, two servers that differ only in it, both up at
+	 * once, each cell measured by one generator run alternating requests between them (A first).
+	 */
+	metrics: MetricsSetting[];
 	cells: CellPlan[];
 }
 
@@ -29,9 +35,11 @@ export function cellPlan(model: string, concurrency: number): CellPlan {
 /**
  * Rounds interleave the runtimes (A B C A B C) so slow drift of the machine (thermal, noisy
  * neighbours) spreads over all of them instead of landing on whichever ran last. Within a round,
- * each workers value runs every runtime in turn: node x1, bun x1, deno x1, node x2, ... and so
- * does each METRICS value, whose order turns every round (on then off, then off then on), so
- * neither always runs first.
+ * each workers value runs every runtime in turn: node x1, bun x1, deno x1, node x2, ...
+ *
+ * With two METRICS values (--metrics on,off) each runtime's servers come as one pair, started
+ * together and measured request by request against each other; which of the two is A (started
+ * first, sent the first request) turns every round. One value: one server, as above.
  */
 export function buildPlan(
 	options: Pick<Options, "runtimes" | "models" | "concurrency" | "rounds"> & {
@@ -43,10 +51,9 @@ export function buildPlan(
 	const cells = () => options.concurrency.flatMap((c) => options.models.map((m) => cellPlan(m, c)));
 	for (let round = 1; round <= options.rounds; round++) {
 		for (const workers of options.workers ?? [1]) {
-			for (const metrics of rotate<MetricsSetting>(options.metrics ?? ["on"], round - 1)) {
-				for (const runtime of options.runtimes) {
-					servers.push({ round, runtime, workers, metrics, cells: cells() });
-				}
+			const metrics = rotate<MetricsSetting>(options.metrics ?? ["on"], round - 1);
+			for (const runtime of options.runtimes) {
+				servers.push({ round, runtime, workers, metrics, cells: cells() });
 			}
 		}
 	}

@@ -65,6 +65,36 @@ const CellSchema = z.object({
 });
 export type Cell = z.infer<typeof CellSchema>;
 
+/**
+ * One cell of a paired run (--metrics on,off): the two servers up at once, one generator run
+ * alternating requests between them (A B, B A, A B, ...), requests 2k and 2k+1 of the measured
+ * ones forming pair k. Both servers' cells are recorded as usual; this holds what only the pairing
+ * gives. Differences are on − off, in ms.
+ */
+const PairSchema = z.object({
+	runtime: z.enum(RUNTIMES),
+	workers: z.number().int().positive(),
+	model: z.string().min(1),
+	concurrency: z.number().int().positive(),
+	round: z.number().int().positive(),
+	/** METRICS of the server that was sent the first request (A). */
+	first: z.enum(METRICS_SETTINGS),
+	/** Pairs where both requests got a 2xx response: the ones the figures below are over. */
+	pairs: Count,
+	/** Median over the pairs of (on's duration − off's duration). */
+	medianDiffMs: z.number().nullable(),
+	/** Quartiles of those differences: how widely single pairs spread. */
+	p25DiffMs: z.number().nullable(),
+	p75DiffMs: z.number().nullable(),
+	/**
+	 * The median over the pairs whose first request went to the on server, and to the off one; the
+	 * mean of the two is the order-balanced figure (paired.ts, balancedDiffMs).
+	 */
+	onFirstMedianDiffMs: z.number().nullable(),
+	offFirstMedianDiffMs: z.number().nullable(),
+});
+export type Pair = z.infer<typeof PairSchema>;
+
 const ProcessSchema = z.object({
 	runtime: z.enum(RUNTIMES),
 	round: z.number().int().positive(),
@@ -146,6 +176,8 @@ const ResultsSchema = z.object({
 		benchRuntime: z.string(),
 		projectVersion: z.string(),
 		generator: GeneratorSchema,
+		/** Why the generator is not the one --loadgen picked (a paired run with oha selected). */
+		generatorNote: z.string().optional(),
 		pinning: z.object({ pinned: z.boolean(), note: z.string() }),
 	}),
 	options: z.object({
@@ -167,6 +199,8 @@ const ResultsSchema = z.object({
 	}),
 	processes: z.array(ProcessSchema),
 	cells: z.array(CellSchema),
+	/** Present for a paired run (--metrics on,off): one per cell and round. */
+	pairs: z.array(PairSchema).optional(),
 	/** Present for a --soak run (whose cells are then empty). */
 	soak: SoakSchema.optional(),
 });

@@ -1,9 +1,17 @@
-import type { LoadRequest, Sample } from "./loadgen/types.ts";
+import type { LoadRequest, LoadResult, Sample } from "./loadgen/types.ts";
+import { apportionWallUs, balancedDiffMs, pairFigures, samplesOf } from "./paired.ts";
 import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
 import { serverSuffix, writeRawCsv } from "./raw.ts";
-import { type Cell, FLOOR, metricsOf, type ProcessRecord, workersOf } from "./results.ts";
+import {
+	type Cell,
+	FLOOR,
+	metricsOf,
+	type Pair,
+	type ProcessRecord,
+	workersOf,
+} from "./results.ts";
 import { sampleInferMs } from "./server-timing.ts";
-import { type ServerSettings, type Session, serverName, withServer } from "./session.ts";
+import { type ServerSettings, type Session, serverName, withServers } from "./session.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
 
 interface RunSettings extends ServerSettings {
@@ -13,6 +21,8 @@ interface RunSettings extends ServerSettings {
 export interface RunOutput {
 	processes: ProcessRecord[];
 	cells: Cell[];
+	/** Paired runs (--metrics on,off) only: per cell and round, what the pairing gives. */
+	pairs?: Pair[];
 }
 
 export async function runPlan(
@@ -20,46 +30,91 @@ export async function runPlan(
 	settings: RunSettings,
 ): Promise<RunOutput> {
 	const output: RunOutput = { processes: [], cells: [] };
+	const pairs: Pair[] = [];
 	const rounds = Math.max(...plan.map((s) => s.round));
 	for (const serverPlan of plan) {
 		const { round } = serverPlan;
 		const tag = `[round ${round}/${rounds}]`;
-		const served = await withServer(
+		const variants = serverPlan.metrics.map((metrics) => ({
+			workers: serverPlan.workers,
+			metrics,
+		}));
+		const served = await withServers(
 			serverPlan.runtime,
-			serverPlan,
+			variants,
 			{ round, tag },
 			settings,
-			async (session) => {
+			async (sessions) => {
 				// Every kind of request is served before any is measured, and each round starts at a
 				// different cell: otherwise whichever cell came first paid for the runtime's still-warming
 				// JIT and heap (measured on Node: the first model's p50 was 1.2-1.5x its later self).
 				const cells = rotate(serverPlan.cells, round - 1);
-				await warmUpServer(session, cells, settings);
+				await warmUp(sessions, cells, settings);
 				const measured: Cell[] = [];
 				for (const cellPlan of cells) {
-					const cell = await measureCell(session, round, cellPlan, settings);
-					measured.push(cell);
-					settings.progress(`${tag} ${progressLine(cell)}`);
+					if (sessions.length === 2) {
+						const [a, b] = sessions as [Session, Session];
+						const paired = await measurePair(a, b, round, cellPlan, settings);
+						measured.push(...paired.cells);
+						pairs.push(paired.pair);
+						for (const cell of paired.cells) settings.progress(`${tag} ${progressLine(cell)}`);
+						settings.progress(`${tag} ${pairLine(paired.pair)}`);
+					} else {
+						const cell = await measureCell(sessions[0] as Session, round, cellPlan, settings);
+						measured.push(cell);
+						settings.progress(`${tag} ${progressLine(cell)}`);
+					}
 				}
 				return measured;
 			},
 		);
 		output.cells.push(...served.result);
-		output.processes.push(served.process);
+		output.processes.push(...served.processes);
 	}
-	return output;
+	return pairs.length > 0 ? { ...output, pairs } : output;
+}
+
+/**
+ * One run over both servers' targets, alternating A B, B A, ... (see paired.ts); `requests` and
+ * `warmup` are per server.
+ */
+export function pairedRequest(
+	a: Session,
+	b: Session,
+	plan: CellPlan,
+	requests: number,
+	warmup = 0,
+): LoadRequest {
+	return {
+		...a.request(plan, requests * 2, warmup * 2),
+		targets: [a.target(plan), b.target(plan)],
+		alternate: true,
+	};
 }
 
 /** Sends each cell's warm-up requests once, unmeasured, before the first measured cell. */
-async function warmUpServer(
-	session: Session,
+async function warmUp(
+	sessions: readonly Session[],
 	cells: readonly CellPlan[],
 	settings: RunSettings,
 ): Promise<void> {
 	if (settings.warmup <= 0) return;
+	const [a, b] = sessions;
 	for (const plan of cells) {
-		await settings.generator.run(session.request(plan, settings.warmup));
+		const request =
+			b === undefined
+				? (a as Session).request(plan, settings.warmup)
+				: pairedRequest(a as Session, b, plan, settings.warmup);
+		await settings.generator.run(request);
 	}
+}
+
+/** What one server's share of a generator run was. */
+interface Measured {
+	samples: Sample[];
+	errors: number;
+	wallUs: number;
+	cpuMs: number | null;
 }
 
 async function measureCell(
@@ -74,6 +129,72 @@ async function measureCell(
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();
 	session.assertAlive(plan.model);
+	const cpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
+	const { samples, errors, wallUs } = result;
+	return cellOf(session, round, plan, settings, request, result, {
+		samples,
+		errors,
+		wallUs,
+		cpuMs,
+	});
+}
+
+/**
+ * Both servers of a pair in one generator run: each gets its own cell (its samples, errors, CPU
+ * and raw file, as if measured alone), and the pair its per-pair differences.
+ */
+async function measurePair(
+	a: Session,
+	b: Session,
+	round: number,
+	plan: CellPlan,
+	settings: RunSettings,
+): Promise<{ cells: [Cell, Cell]; pair: Pair }> {
+	if (!settings.generator.rotates) {
+		throw new Error(`${settings.generator.info.name} cannot alternate requests between servers`);
+	}
+	if (plan.concurrency !== 1) throw new Error("paired cells run at concurrency 1");
+	const request = pairedRequest(a, b, plan, settings.requests, settings.warmup);
+	const cpu = () => [a.server.cpuMs(), b.server.cpuMs()];
+	const before = cpu();
+	const result = await settings.generator.run(request);
+	const after = cpu();
+	a.assertAlive(plan.model);
+	b.assertAlive(plan.model);
+	const sides = [a, b].map((session, target) => {
+		const samples = samplesOf(result.samples, target);
+		const [x, y] = [before[target] ?? null, after[target] ?? null];
+		return cellOf(session, round, plan, settings, request, result, {
+			samples,
+			errors: result.targetErrors?.[target] ?? 0,
+			wallUs: apportionWallUs(result.wallUs, samples, result.samples),
+			cpuMs: x !== null && y !== null ? y - x : null,
+		});
+	});
+	const first = a.variant.metrics ?? "on";
+	const onTarget = first === "on" ? 0 : 1;
+	const pair: Pair = {
+		runtime: a.server.runtime,
+		workers: a.server.workers,
+		model: plan.model,
+		concurrency: plan.concurrency,
+		round,
+		first,
+		...pairFigures(result.samples, onTarget),
+	};
+	return { cells: [await sides[0], await sides[1]] as [Cell, Cell], pair };
+}
+
+async function cellOf(
+	session: Session,
+	round: number,
+	plan: CellPlan,
+	settings: RunSettings,
+	request: LoadRequest,
+	result: LoadResult,
+	measured: Measured,
+): Promise<Cell> {
+	const { server } = session;
 	const name = `${server.runtime}${serverSuffix(session.variant)}-${plan.model}-c${plan.concurrency}-r${round}`;
 	return {
 		runtime: server.runtime,
@@ -85,10 +206,15 @@ async function measureCell(
 		requests: settings.requests,
 		warmup: settings.warmup,
 		generator: result.generator,
-		stats: computeStats(result.samples, result.errors, result.wallUs),
-		infer: await inferTiming(request, result.samples, result.readsServerTiming, plan.model),
-		serverCpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
-		rawFile: writeRawCsv(settings.outDir, name, result.samples),
+		stats: computeStats(measured.samples, measured.errors, measured.wallUs),
+		infer: await inferTiming(
+			{ ...request, url: session.target(plan).url },
+			measured.samples,
+			result.readsServerTiming,
+			plan.model,
+		),
+		serverCpuMs: measured.cpuMs,
+		rawFile: writeRawCsv(settings.outDir, name, measured.samples),
 	};
 }
 
@@ -116,4 +242,9 @@ function progressLine(cell: Cell): string {
 		.join("");
 	const runtime = serverName(cell.runtime, { workers: workersOf(cell), metrics: metricsOf(cell) });
 	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${bad}`;
+}
+
+function pairLine(pair: Pair): string {
+	const us = (ms: number | null) => (ms === null ? "-" : `${(ms * 1000).toFixed(1)} µs`);
+	return `${pair.runtime} ${pair.model.padEnd(9)} paired on − off: median ${us(pair.medianDiffMs)} over ${pair.pairs} pairs (quartiles ${us(pair.p25DiffMs)}, ${us(pair.p75DiffMs)}); on first ${us(pair.onFirstMedianDiffMs)}, off first ${us(pair.offFirstMedianDiffMs)}, balanced ${us(balancedDiffMs(pair))}`;
 }

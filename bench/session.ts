@@ -133,6 +133,34 @@ export async function withServer<T>(
 	return { result, stop, process: metrics === null ? record : { ...record, metrics } };
 }
 
+/**
+ * Starts the servers one after the other (each ready before the next starts), hands all of them,
+ * up at once, to `use`, then stops them in reverse order. Process records come in start order.
+ */
+export async function withServers<T>(
+	runtime: RuntimeName,
+	variants: readonly ServerVariant[],
+	where: { round: number; tag: string },
+	settings: ServerSettings,
+	use: (sessions: Session[]) => Promise<T>,
+): Promise<{ result: T; processes: ProcessRecord[] }> {
+	const nest = async (
+		i: number,
+		sessions: Session[],
+	): Promise<{ result: T; processes: ProcessRecord[] }> => {
+		const variant = variants[i];
+		if (variant === undefined) return { result: await use(sessions), processes: [] };
+		const served = await withServer(runtime, variant, where, settings, (session) =>
+			nest(i + 1, [...sessions, session]),
+		);
+		return {
+			result: served.result.result,
+			processes: [served.process, ...served.result.processes],
+		};
+	};
+	return nest(0, []);
+}
+
 function processRecord(
 	server: RunningServer,
 	round: number,

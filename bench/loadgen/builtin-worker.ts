@@ -26,8 +26,16 @@ export interface WorkerConfig {
 	 * the ones in flight finish) instead of counting `requests`.
 	 */
 	durationMs?: number;
-	/** Requests rotate over these, one after another across all connections (same host:port as url). */
+	/**
+	 * Requests rotate over these, one after another across all connections. They may be on
+	 * different servers: each connection then keeps one keep-alive socket per origin (host:port).
+	 */
 	targets?: { method: string; url: string; body: string }[];
+	/**
+	 * With targets: every other cycle runs in reverse (A B, B A, A B, ... for two), so that no
+	 * target always goes first within a cycle.
+	 */
+	alternate?: boolean;
 }
 
 export interface WorkerOutput {
@@ -35,9 +43,18 @@ export interface WorkerOutput {
 	errors: number;
 	/** A few distinct error messages, for the bench's diagnostics. */
 	errorMessages: string[];
-	/** Flattened [startUs, durationUs, status, inferMs or -1] per completed response. */
+	/**
+	 * Flattened [startUs, durationUs, status, inferMs or -1, target, index] per completed response:
+	 * `target` indexes `targets` (0 without them), `index` is the request's place in the measured
+	 * phase's order of issue (so a consumer can pair requests even when some failed).
+	 */
 	samples: number[];
+	/** `errors` split by target. */
+	targetErrors: number[];
 }
+
+/** Numbers per sample in WorkerOutput.samples. */
+export const SAMPLE_FIELDS = 6;
 
 const CRLF2 = Buffer.from("\r\n\r\n");
 const CRLF = Buffer.from("\r\n");
@@ -114,6 +131,27 @@ export function requestBytes(config: WorkerConfig): Buffer {
 	]);
 }
 
+/** One request as bytes, with the server it goes to. */
+interface Target {
+	bytes: Buffer;
+	/** Index into the worker's origins. */
+	origin: number;
+}
+
+interface Origin {
+	host: string;
+	port: number;
+}
+
+/**
+ * Which target the request issued `i`-th goes to: plain rotation over `n` targets, or with
+ * `alternate` every other cycle reversed (two targets: A B B A A B B A ...).
+ */
+export function targetOf(i: number, n: number, alternate: boolean): number {
+	const position = i % n;
+	return alternate && Math.floor(i / n) % 2 === 1 ? n - 1 - position : position;
+}
+
 interface Phase {
 	/** Requests left to send in this phase: the one counter every connection shares. */
 	remaining: number;
@@ -121,37 +159,48 @@ interface Phase {
 	deadline: bigint | null;
 	/** Requests started so far, which picks the next target when they rotate. */
 	issued: number;
+	alternate: boolean;
 	record: boolean;
 	t0: bigint;
 	samples: number[];
 	errors: number;
+	targetErrors: number[];
 	errorMessages: Set<string>;
 	idleLanes: number;
 	wallUs: number;
 	done: () => void;
 }
 
+/** A keep-alive socket to one origin and the bytes it has received but not yet consumed. */
+interface Connection {
+	socket: Socket;
+	buf: Buffer;
+}
+
 /**
- * One of the C connections. It sends sequentially, reconnecting when the server closes, and keeps
- * its socket between phases so the measured phase reuses the warmed-up connections.
+ * One of the C connections (with targets on several servers, one socket per server). It sends
+ * sequentially, reconnecting when a server closes, and keeps its sockets between phases so the
+ * measured phase reuses the warmed-up connections.
  */
 class Lane {
-	private socket: Socket | null = null;
-	private buf: Buffer = Buffer.alloc(0);
+	private readonly connections: (Connection | null)[];
 	private start = 0n;
 	private inFlight = false;
+	/** The target, origin and measured-phase index of the request in flight. */
+	private target = 0;
+	private origin = 0;
+	private index = 0;
 	private timer: ReturnType<typeof setTimeout> | undefined;
 	private phase: Phase | null = null;
-	private readonly host: string;
-	private readonly port: number;
-	private readonly requests: readonly Buffer[];
+	private readonly origins: readonly Origin[];
+	private readonly targets: readonly Target[];
 	private readonly timeoutMs: number;
 
-	constructor(host: string, port: number, requests: readonly Buffer[], timeoutMs: number) {
-		this.host = host;
-		this.port = port;
-		this.requests = requests;
+	constructor(origins: readonly Origin[], targets: readonly Target[], timeoutMs: number) {
+		this.origins = origins;
+		this.targets = targets;
 		this.timeoutMs = timeoutMs;
+		this.connections = origins.map(() => null);
 	}
 
 	run(phase: Phase): void {
@@ -160,33 +209,44 @@ class Lane {
 	}
 
 	close(): void {
-		const socket = this.socket;
-		this.socket = null;
-		socket?.destroy();
+		for (let origin = 0; origin < this.connections.length; origin++) this.drop(origin);
 	}
 
-	private open(): Socket {
-		this.buf = Buffer.alloc(0);
-		const s = connect({ host: this.host, port: this.port, noDelay: true });
+	private drop(origin: number): void {
+		const connection = this.connections[origin];
+		this.connections[origin] = null;
+		connection?.socket.destroy();
+	}
+
+	private open(origin: number): Connection {
+		const { host, port } = this.origins[origin] as Origin;
+		const connection: Connection = {
+			socket: connect({ host, port, noDelay: true }),
+			buf: Buffer.alloc(0),
+		};
 		// A socket the lane has let go of (closed by the server after a full response) must not
-		// fail the request now running on its successor.
-		s.on("data", (chunk: Buffer) => {
-			if (this.socket === s) this.onData(chunk);
+		// fail the request now running on its successor; nor may one whose server is not the one
+		// the request in flight went to.
+		const current = () => this.connections[origin] === connection;
+		const lost = (message: string) => {
+			if (!current()) return;
+			if (this.inFlight && this.origin === origin) this.fail(message);
+			else this.drop(origin);
+		};
+		connection.socket.on("data", (chunk: Buffer) => {
+			if (current()) this.onData(origin, connection, chunk);
 		});
-		s.on("error", (error) => {
-			if (this.socket === s) this.fail(error.message);
-		});
-		s.on("close", () => {
-			if (this.socket === s) this.fail("connection closed before the response was complete");
-		});
-		return s;
+		connection.socket.on("error", (error) => lost(error.message));
+		connection.socket.on("close", () => lost("connection closed before the response was complete"));
+		return connection;
 	}
 
-	private onData(chunk: Buffer): void {
-		this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+	private onData(origin: number, connection: Connection, chunk: Buffer): void {
+		connection.buf = connection.buf.length === 0 ? chunk : Buffer.concat([connection.buf, chunk]);
+		if (origin !== this.origin) return;
 		let response: Response | null;
 		try {
-			response = parseResponse(this.buf);
+			response = parseResponse(connection.buf);
 		} catch (error) {
 			this.fail((error as Error).message);
 			return;
@@ -202,10 +262,12 @@ class Lane {
 				Number(end - this.start) / 1000,
 				response.status,
 				parseInferMs(response.serverTiming) ?? -1,
+				this.target,
+				this.index,
 			);
 		}
-		this.buf = this.buf.subarray(response.consumed);
-		if (response.close) this.close();
+		connection.buf = connection.buf.subarray(response.consumed);
+		if (response.close) this.drop(origin);
 		this.next();
 	}
 
@@ -215,8 +277,9 @@ class Lane {
 		clearTimeout(this.timer);
 		const phase = this.phase as Phase;
 		phase.errors++;
+		phase.targetErrors[this.target] = (phase.targetErrors[this.target] ?? 0) + 1;
 		phase.errorMessages.add(message);
-		this.close();
+		this.drop(this.origin);
 		this.next();
 	}
 
@@ -229,21 +292,27 @@ class Lane {
 			return;
 		}
 		phase.remaining--;
-		const request = this.requests[phase.issued++ % this.requests.length] as Buffer;
+		this.index = phase.issued++;
+		this.target = targetOf(this.index, this.targets.length, phase.alternate);
+		const target = this.targets[this.target] as Target;
+		this.origin = target.origin;
 		this.inFlight = true;
 		// As with oha, a request's time includes opening its connection when it needs one.
 		this.start = now;
-		this.socket ??= this.open();
+		const connection = this.connections[this.origin] ?? this.open(this.origin);
+		this.connections[this.origin] = connection;
 		this.timer = setTimeout(
 			() => this.fail(`timed out after ${this.timeoutMs} ms`),
 			this.timeoutMs,
 		);
-		this.socket.write(request);
+		connection.socket.write(target.bytes);
 	}
 }
 
 function runPhase(
 	lanes: readonly Lane[],
+	targets: number,
+	alternate: boolean,
 	requests: number,
 	record: boolean,
 	durationMs: number | null = null,
@@ -254,10 +323,12 @@ function runPhase(
 			remaining: durationMs === null ? requests : Number.POSITIVE_INFINITY,
 			deadline: durationMs === null ? null : t0 + BigInt(Math.round(durationMs * 1e6)),
 			issued: 0,
+			alternate,
 			record,
 			t0,
 			samples: [],
 			errors: 0,
+			targetErrors: Array.from({ length: targets }, () => 0),
 			errorMessages: new Set(),
 			idleLanes: 0,
 			wallUs: 0,
@@ -276,11 +347,20 @@ function runPhase(
  * connection setup nor this process's own cold start (its first requests run unoptimised code).
  */
 async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
-	const url = new URL(config.url);
-	const requests =
+	const given =
 		config.targets && config.targets.length > 0
-			? config.targets.map((t) => requestBytes({ ...config, ...t }))
-			: [requestBytes(config)];
+			? config.targets
+			: [{ method: config.method, url: config.url, body: config.body }];
+	const origins: Origin[] = [];
+	const targets: Target[] = given.map((t) => {
+		const url = new URL(t.url);
+		const host = url.hostname.replace(/^\[|\]$/g, "");
+		const port = Number(url.port || 80);
+		let origin = origins.findIndex((o) => o.host === host && o.port === port);
+		if (origin < 0) origin = origins.push({ host, port }) - 1;
+		return { bytes: requestBytes({ ...config, ...t }), origin };
+	});
+	const alternate = config.alternate ?? false;
 	const duration = config.durationMs ?? null;
 	const connections = Math.max(
 		1,
@@ -288,16 +368,24 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 	);
 	const lanes = Array.from(
 		{ length: connections },
-		() => new Lane(url.hostname, Number(url.port || 80), requests, config.timeoutMs),
+		() => new Lane(origins, targets, config.timeoutMs),
 	);
 	try {
-		if (config.warmup > 0) await runPhase(lanes, config.warmup, false);
-		const measured = await runPhase(lanes, config.requests, true, duration);
+		if (config.warmup > 0) await runPhase(lanes, targets.length, alternate, config.warmup, false);
+		const measured = await runPhase(
+			lanes,
+			targets.length,
+			alternate,
+			config.requests,
+			true,
+			duration,
+		);
 		return {
 			wallUs: duration === null && config.requests === 0 ? 0 : measured.wallUs,
 			errors: measured.errors,
 			errorMessages: [...measured.errorMessages].slice(0, 5),
 			samples: measured.samples,
+			targetErrors: measured.targetErrors,
 		};
 	} finally {
 		for (const lane of lanes) lane.close();

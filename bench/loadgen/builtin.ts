@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { runCollect } from "../processes.ts";
-import type { WorkerConfig, WorkerOutput } from "./builtin-worker.ts";
+import { SAMPLE_FIELDS, type WorkerConfig, type WorkerOutput } from "./builtin-worker.ts";
 import type { GeneratorInfo, LoadGenerator, LoadRequest, LoadResult, Sample } from "./types.ts";
 
 const WORKER = fileURLToPath(new URL("./builtin-worker.ts", import.meta.url));
@@ -48,6 +48,7 @@ export class BuiltinGenerator implements LoadGenerator {
 			timeoutMs: REQUEST_TIMEOUT_MS,
 			...(request.durationMs === undefined ? {} : { durationMs: request.durationMs }),
 			...(request.targets === undefined ? {} : { targets: request.targets }),
+			...(request.alternate === undefined ? {} : { alternate: request.alternate }),
 		};
 		const args = ["--no-warnings", WORKER, JSON.stringify(config)];
 		const [command, argv] = request.cpuList
@@ -64,6 +65,7 @@ export class BuiltinGenerator implements LoadGenerator {
 		return {
 			samples: unflatten(output.samples),
 			errors: output.errors,
+			targetErrors: output.targetErrors,
 			wallUs: output.wallUs,
 			generator: this.info,
 			readsServerTiming: true,
@@ -73,13 +75,15 @@ export class BuiltinGenerator implements LoadGenerator {
 
 function unflatten(flat: readonly number[]): Sample[] {
 	const samples: Sample[] = [];
-	for (let i = 0; i + 3 < flat.length; i += 4) {
+	for (let i = 0; i + SAMPLE_FIELDS - 1 < flat.length; i += SAMPLE_FIELDS) {
 		const infer = flat[i + 3] as number;
 		samples.push({
 			startUs: flat[i] as number,
 			durationUs: flat[i + 1] as number,
 			status: flat[i + 2] as number,
 			inferMs: infer < 0 ? null : infer,
+			target: flat[i + 4] as number,
+			index: flat[i + 5] as number,
 		});
 	}
 	return samples;

@@ -5,6 +5,10 @@ export interface Sample {
 	status: number;
 	/** The `infer;dur=` value of the response's Server-Timing header in ms, when it was read. */
 	inferMs: number | null;
+	/** Which of `LoadRequest.targets` it went to (generators that rotate; 0 without targets). */
+	target?: number;
+	/** Its place in the measured requests' order of issue (generators that rotate). */
+	index?: number;
 }
 
 export interface GeneratorInfo {
@@ -32,10 +36,13 @@ export interface LoadRequest {
 	 */
 	durationMs?: number;
 	/**
-	 * Rotate over these targets request by request (same server as `url`). Only generators whose
-	 * `rotates` is true honour it; the others send `url` alone.
+	 * Rotate over these targets request by request, each sample tagged with its target. They may
+	 * be on different servers (the built-in generator keeps one keep-alive connection per server
+	 * and lane). Only generators whose `rotates` is true honour it; the others send `url` alone.
 	 */
 	targets?: { method: "GET" | "POST"; url: string; body: string }[];
+	/** With targets, reverse every other cycle: A B, B A, A B, ... (the paired --metrics run). */
+	alternate?: boolean;
 }
 
 /** Totals a generator reports itself when it gives no per-request rows (oha's JSON output). */
@@ -51,6 +58,8 @@ export interface LoadResult {
 	samples: Sample[];
 	/** Requests that never got a response (connection errors, timeouts). */
 	errors: number;
+	/** `errors` split by target, from generators that rotate. */
+	targetErrors?: number[];
 	/** The run's elapsed time as the generator saw it, microseconds. */
 	wallUs: number;
 	generator: GeneratorInfo;
@@ -62,7 +71,7 @@ export interface LoadResult {
 
 export interface LoadGenerator {
 	readonly info: GeneratorInfo;
-	/** Whether `LoadRequest.targets` is honoured (request-by-request rotation). */
+	/** Whether `LoadRequest.targets` is honoured (request-by-request rotation, across servers too). */
 	readonly rotates: boolean;
 	run(request: LoadRequest): Promise<LoadResult>;
 }

@@ -1,8 +1,10 @@
+import { balancedDiffMs } from "../paired.ts";
 import {
 	type Cell,
 	FLOOR,
 	type MetricsSetting,
 	metricsOf,
+	type Pair,
 	type ProcessRecord,
 	workersOf,
 } from "../results.ts";
@@ -72,60 +74,130 @@ export interface ServerRow {
 }
 
 /**
- * A cell measured with METRICS=on and with METRICS=off in the same rounds: the difference of the
- * two p50s round by round. Servers of one round ran one after the other, so each difference
- * compares like with like even when the machine drifts between rounds.
+ * A cell (machine, runtime, workers, model, concurrency) measured with METRICS=on and with
+ * METRICS=off. In a paired run (results.pairs) both servers were up at once and one generator run
+ * alternated requests between them; runs from before that measured them one after the other and
+ * have no paired figures.
  */
-export interface MetricsPair {
+export interface MetricsCost {
 	machine: string;
 	runtime: Cell["runtime"];
 	workers: number;
 	model: string;
 	concurrency: number;
-	/** p50 on minus p50 off, per round that measured both. */
-	roundDiffsMs: number[];
+	/** The two rows' p50s (each the median over its rounds) and their difference, on − off. */
+	p50OnMs: number | null;
+	p50OffMs: number | null;
+	p50DiffMs: number | null;
+	/** Per round, the median over that round's pairs of on − off (paired runs only). */
+	roundPairedMs: number[];
+	/** The median of roundPairedMs: the cell's paired figure; null without pairs. */
+	pairedMs: number | null;
+	/** The lowest and highest round's paired median. */
+	pairedRange: Range | null;
+	/** Per round, the order-balanced figure (paired.ts, balancedDiffMs). */
+	roundBalancedMs: number[];
+	/** The median of roundBalancedMs; null without pairs. */
+	balancedMs: number | null;
+	balancedRange: Range | null;
+	/** Pairs summed over the rounds. */
+	pairs: number;
+}
+
+/** Per runtime (and workers value, concurrency, machine): its cells' paired figures together. */
+export interface MetricsCostSummary {
+	machine: string;
+	runtime: Cell["runtime"];
+	workers: number;
+	concurrency: number;
+	/** Cells with a paired figure. */
+	cells: number;
+	/** The median over those cells of each cell's paired figure (pairedMs); null without one. */
+	pairedMs: number | null;
+	/** The same for the order-balanced figure (balancedMs). */
+	balancedMs: number | null;
+	pairs: number;
 }
 
 interface Derived {
 	rows: Row[];
 	servers: ServerRow[];
-	metricsPairs: MetricsPair[];
+	metricsCost: MetricsCost[];
+	metricsSummary: MetricsCostSummary[];
 }
 
 export function derive(sources: readonly Source[]): Derived {
+	const rows = withFloor(latencyRows(sources));
+	const metricsCost = metricsCosts(rows, sources);
 	return {
-		rows: withFloor(latencyRows(sources)),
+		rows,
 		servers: serverRows(sources),
-		metricsPairs: metricsPairs(sources),
+		metricsCost,
+		metricsSummary: metricsSummaries(metricsCost),
 	};
 }
 
-function metricsPairs(sources: readonly Source[]): MetricsPair[] {
-	const pairs: MetricsPair[] = [];
-	for (const { machine, cells } of groupCells(sources)) {
-		const first = cells[0] as Cell;
-		if (metricsOf(first) !== "on") continue;
-		const offCells = sources
-			.filter((s) => s.label === machine)
-			.flatMap((s) => s.results.cells)
-			.filter(
-				(c) =>
-					metricsOf(c) === "off" &&
-					c.runtime === first.runtime &&
-					workersOf(c) === workersOf(first) &&
-					c.model === first.model &&
-					c.concurrency === first.concurrency,
-			);
-		const roundDiffsMs = cells.flatMap((on) => {
-			const off = offCells.find((c) => c.round === on.round);
-			const [a, b] = [on.stats.p50Ms, off?.stats.p50Ms ?? null];
-			return a === null || b === null ? [] : [a - b];
-		});
-		if (roundDiffsMs.length === 0) continue;
-		const { runtime, model, concurrency } = first;
-		pairs.push({ machine, runtime, workers: workersOf(first), model, concurrency, roundDiffsMs });
+/** Every on row that has an off row of the same cell, with the pairs of that cell. */
+function metricsCosts(rows: readonly Row[], sources: readonly Source[]): MetricsCost[] {
+	const key = (r: Pick<Row, "machine" | "runtime" | "workers" | "model" | "concurrency">) =>
+		JSON.stringify([r.machine, r.runtime, r.workers, r.model, r.concurrency]);
+	const offRows = new Map(rows.filter((r) => r.metrics === "off").map((r) => [key(r), r]));
+	const pairs = new Map<string, Pair[]>();
+	for (const source of sources) {
+		for (const pair of source.results.pairs ?? []) {
+			const k = key({ ...pair, machine: source.label });
+			pairs.set(k, [...(pairs.get(k) ?? []), pair]);
+		}
 	}
-	return pairs;
+	const costs: MetricsCost[] = [];
+	for (const on of rows.filter((r) => r.metrics === "on")) {
+		const off = offRows.get(key(on));
+		if (!off) continue;
+		const cellPairs = (pairs.get(key(on)) ?? []).sort((a, b) => a.round - b.round);
+		const roundPairedMs = present(cellPairs.map((p) => p.medianDiffMs));
+		const roundBalancedMs = present(cellPairs.map(balancedDiffMs));
+		const { machine, runtime, workers, model, concurrency } = on;
+		costs.push({
+			machine,
+			runtime,
+			workers,
+			model,
+			concurrency,
+			p50OnMs: on.p50Ms,
+			p50OffMs: off.p50Ms,
+			p50DiffMs: on.p50Ms !== null && off.p50Ms !== null ? on.p50Ms - off.p50Ms : null,
+			roundPairedMs,
+			pairedMs: median(roundPairedMs),
+			pairedRange: rangeOf(roundPairedMs),
+			roundBalancedMs,
+			balancedMs: median(roundBalancedMs),
+			balancedRange: rangeOf(roundBalancedMs),
+			pairs: cellPairs.reduce((sum, p) => sum + p.pairs, 0),
+		});
+	}
+	return costs;
+}
+
+function metricsSummaries(costs: readonly MetricsCost[]): MetricsCostSummary[] {
+	const groups = new Map<string, MetricsCost[]>();
+	for (const cost of costs) {
+		const k = JSON.stringify([cost.machine, cost.runtime, cost.workers, cost.concurrency]);
+		groups.set(k, [...(groups.get(k) ?? []), cost]);
+	}
+	return [...groups.values()].map((group) => {
+		const { machine, runtime, workers, concurrency } = group[0] as MetricsCost;
+		const paired = present(group.map((c) => c.pairedMs));
+		return {
+			machine,
+			runtime,
+			workers,
+			concurrency,
+			cells: paired.length,
+			pairedMs: median(paired),
+			balancedMs: median(present(group.map((c) => c.balancedMs))),
+			pairs: group.reduce((sum, c) => sum + c.pairs, 0),
+		};
+	});
 }
 
 const present = (values: readonly (number | null)[]): number[] =>

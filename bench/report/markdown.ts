@@ -32,7 +32,7 @@ function environmentSection(sources: readonly Source[]): string {
 			`- OS: ${e.os}`,
 			`- Runtimes: ${runtimes}`,
 			`- onnxruntime-node: ${e.onnxruntime ?? "not installed"}`,
-			`- Load generator: ${e.generator.name} ${e.generator.version}`,
+			`- Load generator: ${e.generator.name} ${e.generator.version}${e.generatorNote ? ` (${e.generatorNote})` : ""}`,
 			`- Pinned: ${e.pinning.pinned ? "yes" : "no"} (${e.pinning.note})`,
 			`- Bench driver: ${e.benchRuntime}, project ${e.projectVersion}`,
 			run,

@@ -21,7 +21,7 @@ interface Rendered {
 }
 
 export function renderReport(sources: readonly Source[]): Rendered {
-	const { rows, servers, metricsPairs } = derive(sources);
+	const { rows, servers, metricsCost, metricsSummary } = derive(sources);
 	const soak = soakTable(sources);
 	if (rows.length === 0 && !soak) throw new Error("the results hold no cells to report");
 	const tables: Table[] = [];
@@ -30,7 +30,7 @@ export function renderReport(sources: readonly Source[]): Rendered {
 		tables.push(latencyTable(rows, sources, "runtime"), latencyTable(rows, sources, "model"));
 		const sweep = concurrencyTable(rows, sources);
 		if (sweep) tables.push(sweep);
-		const cost = metricsCostTable(rows, metricsPairs, sources);
+		const cost = metricsCostTable(metricsCost, metricsSummary, sources);
 		if (cost) tables.push(cost);
 		charts.push({
 			file: "latency.svg",

@@ -1,6 +1,5 @@
 import type { MetricsSetting } from "../results.ts";
-import { median } from "../stats.ts";
-import type { MetricsPair, Row, ServerRow } from "./derive.ts";
+import type { MetricsCost, MetricsCostSummary, Row, ServerRow } from "./derive.ts";
 import {
 	metricsLabel,
 	modelOrder,
@@ -250,61 +249,82 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 
 /**
  * Only when a run measured servers with METRICS=on and METRICS=off: per runtime and model (lowest
- * concurrency), both p50s, the difference of the two, and the median of the per-round
- * differences; then, per runtime, that median over all of its models' rounds.
+ * concurrency), both p50s, the difference of the two and the paired figure; then per runtime the
+ * median of its cells' paired figures.
  */
 export function metricsCostTable(
-	rows: readonly Row[],
-	pairs: readonly MetricsPair[],
+	costs: readonly MetricsCost[],
+	summaries: readonly MetricsCostSummary[],
 	sources: readonly Source[],
 ): Table | null {
-	if (pairs.length === 0) return null;
-	const lowest = Math.min(...pairs.map((p) => p.concurrency));
-	const selected = pairs.filter((p) => p.concurrency === lowest);
-	const rowOf = (p: MetricsPair, metrics: MetricsSetting) =>
-		rows.find(
-			(r) =>
-				r.metrics === metrics &&
-				r.machine === p.machine &&
-				r.runtime === p.runtime &&
-				r.workers === p.workers &&
-				r.model === p.model &&
-				r.concurrency === p.concurrency,
-		);
+	if (costs.length === 0) return null;
+	const lowest = Math.min(...costs.map((c) => c.concurrency));
+	const selected = costs.filter((c) => c.concurrency === lowest);
 	const merged = sources.length > 1;
 	const workers = severalWorkers(selected);
-	const us = (ms: number | null) => (ms === null ? "-" : (ms * 1000).toFixed(1));
-	const lead = (p: MetricsPair, model: string) => [
-		...(merged ? [p.machine] : []),
-		p.runtime,
-		...(workers ? [String(p.workers)] : []),
+	const paired = selected.some((c) => c.pairedMs !== null);
+	const spread = selected.some((c) => c.roundPairedMs.length > 1);
+	// Differences straddle 0: a tiny negative one would otherwise print as "-0.0".
+	const us = (ms: number | null) =>
+		ms === null ? "-" : (ms * 1000).toFixed(1).replace(/^-(0\.0)$/, "$1");
+	const usRange = (range: { min: number; max: number } | null) =>
+		range === null ? "-" : `${us(range.min)}–${us(range.max)}`;
+	const lead = (c: { machine: string; runtime: string; workers: number }, model: string) => [
+		...(merged ? [c.machine] : []),
+		c.runtime,
+		...(workers ? [String(c.workers)] : []),
 		model,
 	];
-	const body: string[][] = [];
 	const runtimes = runtimeOrder(sources);
+	const models = modelOrder(sources);
 	const machines = sources.map((s) => s.label);
+	const group = (c: { machine: string; runtime: string; workers: number }) =>
+		JSON.stringify([c.machine, c.runtime, c.workers]);
 	const ordered = [...selected].sort(
 		(a, b) =>
 			runtimes.indexOf(a.runtime) - runtimes.indexOf(b.runtime) ||
 			a.workers - b.workers ||
-			machines.indexOf(a.machine) - machines.indexOf(b.machine),
+			machines.indexOf(a.machine) - machines.indexOf(b.machine) ||
+			models.indexOf(a.model) - models.indexOf(b.model),
 	);
-	for (const group of groupBy(ordered, (p) => JSON.stringify([p.machine, p.runtime, p.workers]))) {
-		for (const p of sortPairs(group, sources)) {
-			const [on, off] = [rowOf(p, "on"), rowOf(p, "off")];
-			const diff = on?.p50Ms != null && off?.p50Ms != null ? on.p50Ms - off.p50Ms : null;
-			body.push([
-				...lead(p, p.model),
-				fmtMs(on?.p50Ms ?? null),
-				fmtMs(off?.p50Ms ?? null),
-				us(diff),
-				us(median(p.roundDiffsMs)),
-				fmtRange(on?.p50Range ?? null, 3),
-				fmtRange(off?.p50Range ?? null, 3),
-			]);
-		}
-		const all = group.flatMap((p) => p.roundDiffsMs);
-		body.push([...lead(group[0] as MetricsPair, "all"), "-", "-", "-", us(median(all)), "-", "-"]);
+	const body: string[][] = [];
+	for (const [i, c] of ordered.entries()) {
+		body.push([
+			...lead(c, c.model),
+			fmtMs(c.p50OnMs),
+			fmtMs(c.p50OffMs),
+			us(c.p50DiffMs),
+			...(paired ? [us(c.pairedMs)] : []),
+			...(paired && spread ? [usRange(c.pairedRange)] : []),
+			...(paired ? [us(c.balancedMs)] : []),
+			...(paired && spread ? [usRange(c.balancedRange)] : []),
+			...(paired ? [String(c.pairs)] : []),
+		]);
+		const next = ordered[i + 1];
+		if (!paired || (next && group(next) === group(c))) continue;
+		const summary = summaries.find((s) => group(s) === group(c) && s.concurrency === c.concurrency);
+		body.push([
+			...lead(c, "all"),
+			"-",
+			"-",
+			"-",
+			us(summary?.pairedMs ?? null),
+			...(spread ? ["-"] : []),
+			us(summary?.balancedMs ?? null),
+			...(spread ? ["-"] : []),
+			String(summary?.pairs ?? 0),
+		]);
+	}
+	const notes = paired
+		? [
+				`Concurrency ${lowest}. Per runtime and round, the server with METRICS=on and the one with METRICS=off were up at once, and per cell one generator run alternated requests between them, one at a time (A B, B A, A B, ...; warm-up excluded). "on − off" is the difference of the two p50s, each the median over its rounds. "paired" is the median over the cell's pairs (two requests sent back to back, one to each server) of on − off: per round, then the median over the rounds${spread ? ' ("paired range": the lowest and highest round)' : ""}; "balanced" is the mean of two such medians, one over the pairs where the on server went first and one over those where the off server did: in that sequence the first request of a pair always goes to the server that served the request before it, which is faster on a busy machine, so the pooled per-pair differences form two clusters and their median is unstable, while the balanced figure cancels that effect (per round, then the median over the rounds${spread ? ", with its range" : ""}). "pairs" counts the pairs over all rounds (both responses 2xx). The "all" rows are the median over the runtime's cells of their figures.`,
+			]
+		: [
+				`Concurrency ${lowest}. These servers were measured one after the other (a run from before paired runs), so there is no paired figure: on − off compares p50s taken at different times, and a difference smaller than a p50's movement between rounds (the latency tables' range column) is noise.`,
+			];
+	for (const source of sources) {
+		const note = source.results.environment.generatorNote;
+		if (note) notes.push(`${merged ? `${source.label}: ` : ""}${note}.`);
 	}
 	return {
 		title: "Cost of metrics",
@@ -316,27 +336,15 @@ export function metricsCostTable(
 			"p50 on ms",
 			"p50 off ms",
 			"on − off µs",
-			"paired µs",
-			"p50 range on ms",
-			"p50 range off ms",
+			...(paired ? ["paired µs"] : []),
+			...(paired && spread ? ["paired range µs"] : []),
+			...(paired ? ["balanced µs"] : []),
+			...(paired && spread ? ["balanced range µs"] : []),
+			...(paired ? ["pairs"] : []),
 		],
 		rows: body,
-		notes: [
-			`Concurrency ${lowest}. The same server with METRICS=on and METRICS=off, started one after the other within each round (the order alternates by round). "on − off" is the difference of the two p50s, each the median over its rounds; "paired" is the median of the differences within each round, which the machine's drift between rounds does not move; the "all" row takes that median over every model's rounds. The range columns show how far a p50 moves from round to round on this machine: a difference well inside them is noise.`,
-		],
+		notes,
 	};
-}
-
-function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
-	const groups = new Map<string, T[]>();
-	for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
-	return [...groups.values()];
-}
-
-/** Pairs in the order the sources listed the models. */
-function sortPairs(pairs: readonly MetricsPair[], sources: readonly Source[]): MetricsPair[] {
-	const models = modelOrder(sources);
-	return [...pairs].sort((a, b) => models.indexOf(a.model) - models.indexOf(b.model));
 }
 
 /** Per runtime (and workers value, machine): medians over its servers, one per round. */

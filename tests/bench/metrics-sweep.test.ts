@@ -29,6 +29,18 @@ describe("--metrics", () => {
 		[["--metrics", "yes"], 'unknown metric "yes" (expected one of on, off)'],
 		[["--metrics", "on,on"], "--metrics lists a value twice: on,on"],
 		[["--soak", "60s", "--metrics", "on,off"], "--soak takes one --metrics value"],
+		[
+			["--metrics", "on,off", "--concurrency", "1,8"],
+			"--metrics on,off measures paired requests one at a time: it takes no --concurrency but 1",
+		],
+		[
+			["--metrics", "off,on", "--concurrency", "4"],
+			"--metrics on,off measures paired requests one at a time: it takes no --concurrency but 1",
+		],
+		[
+			["--metrics", "on,off", "--port", "8080"],
+			"--metrics on,off runs two servers at once: it cannot take --port",
+		],
 	] as const) {
 		test(`rejects ${argv.join(" ")}`, () => {
 			expect(() => parseOptions(argv)).toThrow(UsageError);
@@ -36,7 +48,7 @@ describe("--metrics", () => {
 		});
 	}
 
-	test("each round runs every runtime with each value, the order turning every round", () => {
+	test("on,off: per round and runtime one pair of servers started together, A turning every round", () => {
 		const plan = buildPlan({
 			runtimes: ["node", "bun"],
 			models: ["mlp-ts"],
@@ -44,20 +56,26 @@ describe("--metrics", () => {
 			rounds: 3,
 			metrics: ["on", "off"],
 		});
-		expect(plan.map((s) => `${s.round}:${s.runtime}-${s.metrics}`)).toEqual([
-			"1:node-on",
-			"1:bun-on",
-			"1:node-off",
-			"1:bun-off",
-			"2:node-off",
-			"2:bun-off",
-			"2:node-on",
-			"2:bun-on",
-			"3:node-on",
-			"3:bun-on",
-			"3:node-off",
-			"3:bun-off",
+		expect(plan.map((s) => `${s.round}:${s.runtime}-${s.metrics.join(",")}`)).toEqual([
+			"1:node-on,off",
+			"1:bun-on,off",
+			"2:node-off,on",
+			"2:bun-off,on",
+			"3:node-on,off",
+			"3:bun-on,off",
 		]);
+		expect(plan.every((s) => s.cells.length === 1)).toBe(true);
+	});
+
+	test("one value: one server each", () => {
+		const plan = buildPlan({
+			runtimes: ["node"],
+			models: ["mlp-ts"],
+			concurrency: [1],
+			rounds: 2,
+			metrics: ["off"],
+		});
+		expect(plan.map((s) => s.metrics)).toEqual([["off"], ["off"]]);
 	});
 
 	test("names and raw files say metrics=off; the defaults add nothing", () => {
@@ -72,41 +90,67 @@ describe("--metrics", () => {
 
 /**
  * The fixture run (node and bun, mlp-onnx and the floor, 3 rounds) as a run with METRICS=on, plus
- * a copy of it with METRICS=off whose p50s are lower by `offsetsMs[round - 1]`.
+ * a copy of it with METRICS=off whose p50s are lower by `offsetsMs[round - 1]`; concurrency 1
+ * only, as a paired run measures. With `pairs`, the paired figures of a paired run.
  */
-function onAndOff(offsetsMs: readonly number[]): Results {
+function onAndOff(offsetsMs: readonly number[], pairs?: Results["pairs"]): Results {
 	const base = readResults(join(FIXTURES, "results.json"));
-	const on = base.cells.map((c) => ({ ...c, metrics: "on" as const }));
-	const off = base.cells.map((c) => ({
+	const cells = base.cells.filter((c) => c.concurrency === 1);
+	const on = cells.map((c) => ({ ...c, metrics: "on" as const }));
+	const off = cells.map((c) => ({
 		...c,
 		metrics: "off" as const,
 		stats: { ...c.stats, p50Ms: (c.stats.p50Ms ?? 0) - (offsetsMs[c.round - 1] ?? 0) },
 	}));
 	return {
 		...base,
-		options: { ...base.options, metrics: ["on", "off"] },
+		options: { ...base.options, concurrency: [1], metrics: ["on", "off"] },
 		cells: [...on, ...off],
 		processes: [
 			...base.processes.map((p) => ({ ...p, metrics: "on" as const })),
 			...base.processes.map((p) => ({ ...p, metrics: "off" as const })),
 		],
+		...(pairs ? { pairs } : {}),
 	};
 }
 
-describe("the report of an on,off run", () => {
-	// Metrics cost 1, 3 and 10 µs in rounds 1, 2 and 3: the paired median is 3 µs.
-	const results = onAndOff([0.001, 0.003, 0.01]);
+/** Per runtime and model, the per-round paired medians (ms) of a hand-made paired run. */
+const PAIRED: Record<string, Record<string, number[]>> = {
+	node: { "mlp-onnx": [0.004, 0.001, 0.002], floor: [0.0005, 0.0015, 0.001] },
+	bun: { "mlp-onnx": [-0.001, 0.003, 0], floor: [0.002, 0.002, 0.006] },
+};
+
+function pairedFixture(): NonNullable<Results["pairs"]> {
+	return Object.entries(PAIRED).flatMap(([runtime, models]) =>
+		Object.entries(models).flatMap(([model, medians]) =>
+			medians.map((medianDiffMs, i) => ({
+				runtime: runtime as "node" | "bun",
+				workers: 1,
+				model,
+				concurrency: 1,
+				round: i + 1,
+				first: i % 2 === 0 ? ("on" as const) : ("off" as const),
+				pairs: 1000,
+				medianDiffMs,
+				p25DiffMs: medianDiffMs - 0.01,
+				p75DiffMs: medianDiffMs + 0.01,
+				// Balanced: the mean of these two, 1 µs above the pooled median.
+				onFirstMedianDiffMs: medianDiffMs - 0.02,
+				offFirstMedianDiffMs: medianDiffMs + 0.022,
+			})),
+		),
+	);
+}
+
+describe("the report of a paired on,off run", () => {
+	const results = onAndOff([0.001, 0.003, 0.01], pairedFixture());
 	const sources = labelSources([results]);
-	const { rows, servers, metricsPairs } = derive(sources);
+	const { rows, servers, metricsCost, metricsSummary } = derive(sources);
 
 	test("rows stay apart by METRICS, each against its own floor", () => {
-		const node = rows.filter(
-			(r) => r.runtime === "node" && r.model === "mlp-onnx" && r.concurrency === 1,
-		);
+		const node = rows.filter((r) => r.runtime === "node" && r.model === "mlp-onnx");
 		expect(node.map((r) => r.metrics)).toEqual(["on", "off"]);
-		const floors = rows.filter(
-			(r) => r.runtime === "node" && r.model === "floor" && r.concurrency === 1,
-		);
+		const floors = rows.filter((r) => r.runtime === "node" && r.model === "floor");
 		expect(floors.map((r) => r.metrics)).toEqual(["on", "off"]);
 		for (const metrics of ["on", "off"] as const) {
 			const row = node.find((r) => r.metrics === metrics);
@@ -115,16 +159,62 @@ describe("the report of an on,off run", () => {
 		}
 	});
 
-	test("pairs: the on − off difference of each round", () => {
-		const pair = metricsPairs.find(
-			(p) => p.runtime === "bun" && p.model === "floor" && p.concurrency === 8,
+	test("per cell: both p50s, their difference, the rounds' paired medians and their median", () => {
+		expect(metricsCost).toHaveLength(4); // 2 runtimes x 2 models
+		const cost = metricsCost.find((c) => c.runtime === "node" && c.model === "mlp-onnx");
+		const on = rows.find(
+			(r) => r.runtime === "node" && r.model === "mlp-onnx" && r.metrics === "on",
 		);
-		expect(pair?.roundDiffsMs.map((d) => Number((d * 1000).toFixed(6)))).toEqual([1, 3, 10]);
-		expect(metricsPairs).toHaveLength(8); // 2 runtimes x 2 models x 2 concurrencies
+		const off = rows.find(
+			(r) => r.runtime === "node" && r.model === "mlp-onnx" && r.metrics === "off",
+		);
+		expect(cost).toEqual({
+			machine: sources[0]?.label as string,
+			runtime: "node",
+			workers: 1,
+			model: "mlp-onnx",
+			concurrency: 1,
+			p50OnMs: on?.p50Ms ?? null,
+			p50OffMs: off?.p50Ms ?? null,
+			p50DiffMs: (on?.p50Ms ?? 0) - (off?.p50Ms ?? 0),
+			roundPairedMs: [0.004, 0.001, 0.002],
+			pairedMs: 0.002,
+			pairedRange: { min: 0.001, max: 0.004 },
+			roundBalancedMs: [
+				expect.closeTo(0.005, 12),
+				expect.closeTo(0.002, 12),
+				expect.closeTo(0.003, 12),
+			],
+			balancedMs: expect.closeTo(0.003, 12),
+			balancedRange: { min: expect.closeTo(0.002, 12), max: expect.closeTo(0.005, 12) },
+			pairs: 3000,
+		});
+		const paired = Object.fromEntries(
+			metricsCost.map((c) => [`${c.runtime} ${c.model}`, c.pairedMs]),
+		);
+		expect(paired).toEqual({
+			"node mlp-onnx": 0.002,
+			"node floor": 0.001,
+			"bun mlp-onnx": 0,
+			"bun floor": 0.002,
+		});
 	});
 
-	test("the cost table: both p50s, their difference, the paired median, a row for all models", () => {
-		const table = metricsCostTable(rows, metricsPairs, sources);
+	test("per runtime: the median over its cells of their paired medians", () => {
+		expect(
+			metricsSummary.map((s) => [s.runtime, s.cells, s.pairedMs, s.pairs, s.concurrency]),
+		).toEqual([
+			["node", 2, (0.002 + 0.001) / 2, 6000, 1],
+			["bun", 2, 0.001, 6000, 1],
+		]);
+		expect(metricsSummary.map((s) => s.balancedMs)).toEqual([
+			expect.closeTo(0.0025, 12),
+			expect.closeTo(0.002, 12),
+		]);
+	});
+
+	test("the cost table: p50 on and off, on − off, paired per cell and round range, all cells", () => {
+		const table = metricsCostTable(metricsCost, metricsSummary, sources);
 		expect(table?.headers).toEqual([
 			"runtime",
 			"model",
@@ -132,27 +222,24 @@ describe("the report of an on,off run", () => {
 			"p50 off ms",
 			"on − off µs",
 			"paired µs",
-			"p50 range on ms",
-			"p50 range off ms",
+			"paired range µs",
+			"balanced µs",
+			"balanced range µs",
+			"pairs",
 		]);
-		expect(table?.rows.map((r) => [r[0], r[1], r[5]])).toEqual([
-			["node", "mlp-onnx", "3.0"],
-			["node", "floor", "3.0"],
-			["node", "all", "3.0"],
-			["bun", "mlp-onnx", "3.0"],
-			["bun", "floor", "3.0"],
-			["bun", "all", "3.0"],
+		expect(table?.rows.map((r) => [r[0], r[1], ...r.slice(5)])).toEqual([
+			["node", "mlp-onnx", "2.0", "1.0–4.0", "3.0", "2.0–5.0", "3000"],
+			["node", "floor", "1.0", "0.5–1.5", "2.0", "1.5–2.5", "3000"],
+			["node", "all", "1.5", "-", "2.5", "-", "6000"],
+			["bun", "mlp-onnx", "0.0", "-1.0–3.0", "1.0", "0.0–4.0", "3000"],
+			["bun", "floor", "2.0", "2.0–6.0", "3.0", "3.0–7.0", "3000"],
+			["bun", "all", "1.0", "-", "2.0", "-", "6000"],
 		]);
 		for (const line of table?.rows.filter((r) => r[1] !== "all") ?? []) {
 			const [on, off] = ["on", "off"].map(
 				(m) =>
-					rows.find(
-						(r) =>
-							r.runtime === line[0] &&
-							r.model === line[1] &&
-							r.metrics === m &&
-							r.concurrency === 1,
-					)?.p50Ms ?? Number.NaN,
+					rows.find((r) => r.runtime === line[0] && r.model === line[1] && r.metrics === m)
+						?.p50Ms ?? Number.NaN,
 			) as [number, number];
 			expect(line.slice(2, 5)).toEqual([
 				on.toFixed(3),
@@ -160,6 +247,10 @@ describe("the report of an on,off run", () => {
 				((on - off) * 1000).toFixed(1),
 			]);
 		}
+		for (const line of table?.rows.filter((r) => r[1] === "all") ?? []) {
+			expect(line.slice(2, 5)).toEqual(["-", "-", "-"]);
+		}
+		expect(table?.notes[0]).toContain("alternated requests between them");
 	});
 
 	test("latency and startup tables get a metrics column", () => {
@@ -183,30 +274,49 @@ describe("the report of an on,off run", () => {
 
 	test("the rendered report has the table and names the setting", () => {
 		const rendered = renderReport(sources);
-		expect(rendered.tables.map((t) => t.title)).toContain("Cost of metrics");
-		expect(markdownReport(sources, rendered.tables, [])).toContain("- Metrics (METRICS): on, off");
+		const cost = rendered.tables.find((t) => t.title === "Cost of metrics");
+		expect(cost?.rows.map((r) => r[5])).toEqual(["2.0", "1.0", "1.5", "0.0", "2.0", "1.0"]);
+		const markdown = markdownReport(sources, rendered.tables, []);
+		expect(markdown).toContain("- Metrics (METRICS): on, off");
+		expect(markdown).toContain("| node | all | - | - | - | 1.5 | - | 2.5 | - | 6000 |");
 		expect(rendered.charts[0]?.svg).toContain("node metrics=off");
 	});
 
-	test("results.json keeps the setting per cell and process", () => {
+	test("results.json keeps the setting per cell and process, and the pairs", () => {
 		const parsed = parseResults(JSON.stringify(results));
 		expect(new Set(parsed.cells.map((c) => c.metrics))).toEqual(new Set(["on", "off"]));
 		expect(parsed.processes.map((p) => p.metrics)).toContain("off");
+		expect(parsed.pairs).toEqual(pairedFixture());
 	});
+});
+
+test("an on,off run from before paired runs: the p50s and their difference, no paired figure", () => {
+	const sources = labelSources([onAndOff([0.001, 0.003, 0.01])]);
+	const { metricsCost, metricsSummary } = derive(sources);
+	expect(metricsCost.every((c) => c.pairedMs === null && c.pairs === 0)).toBe(true);
+	const table = metricsCostTable(metricsCost, metricsSummary, sources);
+	expect(table?.headers).toEqual(["runtime", "model", "p50 on ms", "p50 off ms", "on − off µs"]);
+	expect(table?.rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+		"node mlp-onnx",
+		"node floor",
+		"bun mlp-onnx",
+		"bun floor",
+	]);
+	expect(table?.notes[0]).toContain("no paired figure");
 });
 
 test("a run from before --metrics: no metrics column, no cost table", () => {
 	const sources = labelSources([readResults(join(FIXTURES, "results.json"))]);
-	const { rows, metricsPairs } = derive(sources);
+	const { rows, metricsCost, metricsSummary } = derive(sources);
 	expect(rows.every((r) => r.metrics === null)).toBe(true);
 	expect(latencyTable(rows, sources, "runtime").headers).not.toContain("metrics");
-	expect(metricsPairs).toEqual([]);
-	expect(metricsCostTable(rows, metricsPairs, sources)).toBeNull();
+	expect(metricsCost).toEqual([]);
+	expect(metricsCostTable(metricsCost, metricsSummary, sources)).toBeNull();
 });
 
 describe.skipIf(!hasServer)("end-to-end with the real server", () => {
 	test(
-		"bun with METRICS=on and off, two rounds: cells of both, the cost table printed",
+		"bun with METRICS=on and off, two rounds: both servers paired, the cost table printed",
 		async () => {
 			const out = tempDir("e2e-metrics");
 			const result = await runCli("bench/cli.ts", [
@@ -230,6 +340,7 @@ describe.skipIf(!hasServer)("end-to-end with the real server", () => {
 			expect(result.stderr).not.toContain("warning");
 			expect(result.code).toBe(0);
 			expect(result.stdout).toContain("Cost of metrics");
+			expect(result.stdout).toContain("paired µs");
 			const results = readResults(join(out, "results.json"));
 			expect(results.options.metrics).toEqual(["on", "off"]);
 			expect(results.processes.map((p) => `${p.round}:${p.metrics}`)).toEqual([
@@ -242,6 +353,7 @@ describe.skipIf(!hasServer)("end-to-end with the real server", () => {
 				expect(cell.stats.statusCodes).toEqual({ "200": 30 });
 				expect(cell.rawFile.includes("-metrics-off-")).toBe(cell.metrics === "off");
 			}
+			expect(results.pairs?.map((p) => p.pairs)).toEqual([30, 30, 30, 30]);
 			expect(readFileSync(join(out, "report.md"), "utf8")).toContain("### Cost of metrics");
 		},
 		{ timeout: 60_000 },
