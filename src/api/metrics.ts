@@ -1,15 +1,12 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import type { HttpMetrics, ServiceMetrics } from "../metrics/service.ts";
+import { countedByHandler, markRoute, routeMark } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import { SECURITY_HEADERS } from "./respond.ts";
 import { type ApiRoute, routePattern } from "./routes.ts";
 
 export const METRICS_PATH = "/metrics";
-
-/** Where an API route's handler leaves its route's index: on the request itself. */
-const ROUTE = Symbol("metrics route");
-type Marked = { [ROUTE]?: number };
 
 /**
  * The route with a handler that first marks its request with the route's index, so counting a
@@ -21,7 +18,7 @@ export function markedRoute(route: ApiRoute, http: HttpMetrics): ApiRoute {
 	return {
 		...route,
 		handler: (c) => {
-			(c.req.raw as Marked)[ROUTE] = index;
+			markRoute(c.req.raw, index);
 			return handler(c);
 		},
 	};
@@ -48,13 +45,13 @@ function lastMatchedPattern(app: OpenAPIHono, request: Request): string | undefi
 export function countHttpRequests(app: OpenAPIHono, http: HttpMetrics): void {
 	const dispatch = app.fetch;
 	const count = (request: Request, response: Response): Response => {
-		const route = (request as Marked)[ROUTE] ?? http.route(lastMatchedPattern(app, request));
+		const route = routeMark(request) ?? http.route(lastMatchedPattern(app, request));
 		http.count(route, request.method, response.status);
 		return response;
 	};
 	app.fetch = (request, env, executionCtx) => {
 		const response = dispatch(request, env, executionCtx);
-		if (env === WARM_UP_ENV) return response;
+		if (env === WARM_UP_ENV || countedByHandler(request)) return response;
 		return response instanceof Promise
 			? response.then((answered) => count(request, answered))
 			: count(request, response);

@@ -6,6 +6,7 @@ import type { LoadedModel, Registry } from "../inference/registry.ts";
 import type { ModelMetrics, ServiceMetrics } from "../metrics/service.ts";
 import { BODY_LIMITS, readJson } from "./body.ts";
 import { ApiError, issuesOf } from "./errors.ts";
+import { countAnswer, countOwnRequest, errorStatus } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
 import { type BatchPrediction, BatchRequest, Passenger, type Prediction } from "./schemas.ts";
@@ -133,9 +134,14 @@ function measuredPredictHandler<Body, Answer>(
 	);
 	return async (c) => {
 		const enteredAt = performance.now();
+		const counted = c.env !== WARM_UP_ENV;
+		if (counted) countOwnRequest(c);
 		const id = c.req.param("model") ?? "";
 		const target = byId.get(id);
-		if (!target) throw unknownModel(id, registry);
+		if (!target) {
+			if (counted) countAnswer(c, metrics.http, 404);
+			throw unknownModel(id, registry);
+		}
 		const { model, record } = target;
 		try {
 			const input = modelInput(shape, await readJson(c.req.raw, shape.limit), model);
@@ -147,12 +153,16 @@ function measuredPredictHandler<Body, Answer>(
 				: executor.predict(input, rows);
 			const inferMs = performance.now() - startedAt;
 			const response = respond(shape.answer(model.id, probabilities), 200, serverTiming(inferMs));
-			if (c.env !== WARM_UP_ENV) {
+			if (counted) {
 				record.succeeded((performance.now() - enteredAt) / 1000, inferMs / 1000, rows);
+				countAnswer(c, metrics.http, 200);
 			}
 			return response;
 		} catch (error) {
-			if (c.env !== WARM_UP_ENV) record.failed();
+			if (counted) {
+				record.failed();
+				countAnswer(c, metrics.http, errorStatus(error));
+			}
 			throw error;
 		}
 	};

@@ -192,8 +192,8 @@ describe("METRICS=off", () => {
 		expect(source(off.fetch)).not.toContain("WARM_UP_ENV");
 		const predict = (app: typeof on) =>
 			app.routes.find((r) => r.method === "POST" && r.path === "/predict/:model")?.handler;
-		expect(source(predict(on))).toContain("ROUTE");
-		for (const word of ["ROUTE", "record", "WARM_UP_ENV"]) {
+		expect(source(predict(on))).toContain("markRoute");
+		for (const word of ["markRoute", "record", "WARM_UP_ENV"]) {
 			expect(source(predict(off))).not.toContain(word);
 		}
 	});
