@@ -11,7 +11,7 @@ describe("loadConfig", () => {
 			apiKey: undefined,
 			workers: 1,
 			metrics: true,
-			v2: { maxBodyBytes: 16 * 1024 * 1024, maxElements: 4 * 1024 * 1024 },
+			v2: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 1024 * 1024 },
 		});
 	});
 
@@ -26,7 +26,7 @@ describe("loadConfig", () => {
 			apiKey: undefined,
 			workers: 1,
 			metrics: true,
-			v2: { maxBodyBytes: 16 * 1024 * 1024, maxElements: 4 * 1024 * 1024 },
+			v2: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 1024 * 1024 },
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
 	});

@@ -12,7 +12,8 @@ export function requireBearer(apiKey: string): MiddlewareHandler {
 	const expected = digest(apiKey);
 	return async (c, next) => {
 		const header = c.req.header("authorization") ?? "";
-		const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+		// The scheme is case-insensitive (RFC 9110): "bearer" is as good as "Bearer".
+		const token = /^bearer /i.test(header) ? header.slice(7) : "";
 		if (!timingSafeEqual(digest(token), expected)) {
 			throw new ApiError(401, "unauthorized", "missing or wrong bearer token", {
 				headers: { "WWW-Authenticate": 'Bearer realm="titanic"' },

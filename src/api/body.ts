@@ -64,10 +64,30 @@ async function readComplete(request: Request, limit: number): Promise<Uint8Array
 	}
 }
 
+export interface ReadOptions {
+	/**
+	 * Read a body without Content-Type as JSON: the Open Inference Protocol's clients (Triton's
+	 * Python client among them) send none. A Content-Type that is not JSON is still refused.
+	 */
+	readonly untypedIsJson?: boolean;
+}
+
 /** The request's JSON value, or the ApiError (415, 413, 400) that explains why not. */
-export async function readJson(request: Request, limit: number): Promise<unknown> {
+export async function readJson(
+	request: Request,
+	limit: number,
+	{ untypedIsJson = false }: ReadOptions = {},
+): Promise<unknown> {
 	const type = request.headers.get("content-type");
-	if (type === null || !JSON_TYPE.test(type)) {
+	const encoding = request.headers.get("content-encoding");
+	if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
+		throw new ApiError(
+			415,
+			"unsupported_media_type",
+			`Content-Encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed`,
+		);
+	}
+	if (type === null ? !untypedIsJson : !JSON_TYPE.test(type)) {
 		throw new ApiError(
 			415,
 			"unsupported_media_type",

@@ -1,4 +1,5 @@
 import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
+import packageJson from "../../package.json" with { type: "json" };
 import { BODY_LIMITS } from "./body.ts";
 import { ErrorBody } from "./schemas.ts";
 import { ProtocolError } from "./v2/schemas.ts";
@@ -33,7 +34,7 @@ const PROTOCOL_ERROR_DESCRIPTIONS = {
 	401: ERROR_DESCRIPTIONS[401],
 	404: "An unknown model or version; the message lists the known models",
 	405: ERROR_DESCRIPTIONS[405],
-	413: "A body over V2_MAX_BODY_BYTES (16 MiB unless set)",
+	413: "A body over V2_MAX_BODY_BYTES (8 MiB unless set)",
 	415: ERROR_DESCRIPTIONS[415],
 	500: ERROR_DESCRIPTIONS[500],
 } as const satisfies Record<ErrorStatus, string>;
@@ -94,7 +95,7 @@ export function serveOpenApiDocument(app: OpenAPIHono, path: string): void {
 		openapi: "3.1.0",
 		info: {
 			title: "Titanic survival inference",
-			version: "1.0.0",
+			version: packageJson.version,
 			description:
 				"One Hono service on Node, Bun and Deno: four Titanic model variants behind a typed API, and every model in the models folder over the Open Inference Protocol (/v2).",
 		},

@@ -15,7 +15,9 @@ export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
 	executionMode: "sequential",
 	intraOpNumThreads: 1,
 	interOpNumThreads: 1,
-	logSeverityLevel: 3,
+	// Fatal only: a request the graph refuses is answered with the reason, not logged by onnxruntime
+	// (any client could otherwise fill the log with its colored lines and source paths).
+	logSeverityLevel: 4,
 	extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
 };
 

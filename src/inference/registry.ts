@@ -56,7 +56,7 @@ function readFailure(error: unknown): string {
 	const { code, name, message } = error as NodeJS.ErrnoException;
 	if (code) return code;
 	if (PERMISSION_ERRORS.has(name)) {
-		return "the runtime may not read it; under Deno, MODELS_DIR must be inside the project";
+		return "the runtime is not allowed to read it; under Deno, MODELS_DIR must be inside the project";
 	}
 	return String(message).split("\n")[0] ?? "";
 }
@@ -83,7 +83,9 @@ async function readManifest(dir: string): Promise<Manifest | null> {
 		text = await readFile(path, "utf8");
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-		throw new ModelLoadError(`${path}: cannot read (${readFailure(error)})`);
+		// Refused by Deno's permissions: the folder is the problem, whatever it holds.
+		const refused = PERMISSION_ERRORS.has((error as Error).name);
+		throw new ModelLoadError(`${refused ? dir : path}: cannot read (${readFailure(error)})`);
 	}
 	let json: unknown;
 	try {

@@ -443,7 +443,7 @@ describe("invalid settings", () => {
 			copies.push(models);
 			const result = await runToExit(serveCommand("deno"), only({ PORT: "0", MODELS_DIR: models }));
 			const pattern = new RegExp(
-				`^titanic-serve: cannot load models: ${escapeRegExp(models)}/manifest\\.json: cannot read \\(the runtime may not read it; under Deno, MODELS_DIR must be inside the project\\)$`,
+				`^titanic-serve: cannot load models: ${escapeRegExp(models)}: cannot read \\(the runtime is not allowed to read it; under Deno, MODELS_DIR must be inside the project\\)$`,
 			);
 			expectOneLineFailure(result, pattern, `MODELS_DIR=${models}`);
 		},

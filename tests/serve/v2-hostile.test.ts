@@ -244,6 +244,9 @@ add(
 	400,
 	['""'],
 );
+add("outputs an empty list", withInputs([count(), weight()], { outputs: [] }), 400, [
+	"outputs must name at least one output",
+]);
 add("outputs not an array", withInputs([count(), weight()], { outputs: "total" }), 400, [
 	"outputs",
 ]);
@@ -354,16 +357,23 @@ add(
 	415,
 	["Content-Type"],
 );
+// No Content-Type is read as JSON on /v2 (Triton's Python client sends none): {} lacks inputs.
 add(
-	"no Content-Type",
+	"no Content-Type, and no inputs",
 	(base) =>
 		rawRequest(
 			base,
 			`POST ${INFER} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
 			rawTimeout,
 		),
+	400,
+	["inputs"],
+);
+add(
+	"a gzip Content-Encoding",
+	post(VALID, INFER, { "content-type": "application/json", "content-encoding": "gzip" }),
 	415,
-	["Content-Type"],
+	["Content-Encoding"],
 );
 add(
 	"PUT on infer",

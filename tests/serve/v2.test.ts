@@ -394,6 +394,22 @@ describe.each(RUNTIMES)(
 				]);
 			});
 
+			test("no Content-Type, as Triton's Python client sends, is read as JSON; /predict still needs one", async () => {
+				const request = mixedRequest(MIXED_EXAMPLE.count, MIXED_EXAMPLE.weight, false);
+				const bytes = (body: unknown) => new TextEncoder().encode(JSON.stringify(body));
+				const untyped = await call(url(), "/v2/models/mixed/infer", {
+					method: "POST",
+					body: bytes(request),
+				});
+				expect(untyped.status).toBe(200);
+				expect(untyped.body.model_name).toBe("mixed");
+				const typed = await call(url(), "/predict/gbdt-ts", {
+					method: "POST",
+					body: bytes({ Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 }),
+				});
+				expect(typed.status).toBe(415);
+			});
+
 			test("outputs JSON cannot carry exactly (Infinity, an INT64 beyond 2^53) are a 400 naming them", async () => {
 				const infinite = mixedRequest([[2, 0, 1]], [[1e308, 1, 1]], false);
 				expectProtocolError(
@@ -570,6 +586,10 @@ describe.each(RUNTIMES)("%s: API_KEY", (runtime) => {
 		}
 		const auth = { authorization: `Bearer ${KEY}` };
 		expect((await get(url(), "/v2/models/mixed", auth)).status).toBe(200);
+		// The scheme is case-insensitive.
+		expect((await get(url(), "/v2/models/mixed", { authorization: `bearer ${KEY}` })).status).toBe(
+			200,
+		);
 		expect((await post(url(), "/v2/models/mixed/infer", request, auth)).status).toBe(200);
 	});
 

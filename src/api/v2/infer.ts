@@ -87,7 +87,9 @@ function jsonOutputs(results: readonly Tensor[]) {
 }
 
 async function parseRequest(c: Context, limits: InferLimits): Promise<InferRequest> {
-	const parsed = InferRequest.safeParse(await readJson(c.req.raw, limits.maxBodyBytes));
+	const parsed = InferRequest.safeParse(
+		await readJson(c.req.raw, limits.maxBodyBytes, { untypedIsJson: true }),
+	);
 	if (parsed.success) return parsed.data;
 	const issues = issuesOf(parsed.error);
 	throw new ApiError(400, "invalid_request", `${issues.length} invalid field(s)`, { issues });

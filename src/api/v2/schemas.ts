@@ -69,6 +69,7 @@ export const InferRequest = z
 					),
 					{ error: "outputs must be an array" },
 				)
+				.min(1, "outputs must name at least one output, or be left out for all of them")
 				.optional()
 				.openapi({ description: "Only these outputs are answered; all of them when absent" }),
 		},
