@@ -1,38 +1,52 @@
-import type { Context } from "hono";
 import type { HttpMetrics } from "../metrics/service.ts";
 import { ApiError } from "./errors.ts";
 
 /**
- * What a request carries for http_requests_total: its route's index, set by the route's handler,
- * and whether a handler counted it itself. A prediction counts itself where it records its other
- * metrics, so the counting wrapper around the app's fetch returns its promise untouched instead
- * of adding a callback to it.
+ * What the route handler of the request being dispatched tells the counting wrapper around the
+ * app's fetch: its route's index, and whether it counts the request itself (a prediction does,
+ * where it records its other metrics, so the wrapper adds no callback to its promise).
+ *
+ * Hono calls the handler synchronously from fetch (middleware included, up to the handler's first
+ * await), so the wrapper clears these before dispatching and reads them as soon as fetch returns:
+ * nothing is stored on the request, whose shape therefore stays the runtime's own.
  */
-const ROUTE = Symbol("metrics route");
-const COUNTED = Symbol("counted by its handler");
-type Marked = { [ROUTE]?: number; [COUNTED]?: true };
+const marks = { route: -1, counted: false };
 
-export const markRoute = (request: Request, route: number): void => {
-	(request as Marked)[ROUTE] = route;
-};
-
-export const routeMark = (request: Request): number | undefined => (request as Marked)[ROUTE];
-
-export const countedByHandler = (request: Request): boolean =>
-	(request as Marked)[COUNTED] === true;
-
-/**
- * Takes over counting `c`'s request; call before the handler's first await, so the fetch
- * wrapper sees the mark when the handler's promise comes back to it.
- */
-export function countOwnRequest(c: Context): void {
-	(c.req.raw as Marked)[COUNTED] = true;
+/** Called by the wrapper before it dispatches a request. */
+export function clearMarks(): void {
+	marks.route = -1;
+	marks.counted = false;
 }
 
-/** Counts a request its handler took over, with the status its answer has. */
-export function countAnswer(c: Context, http: HttpMetrics, status: number): void {
-	const request = c.req.raw;
-	http.count((request as Marked)[ROUTE] ?? 0, request.method, status);
+/** Called by a route's handler on entry. */
+export function markRoute(route: number): void {
+	marks.route = route;
+}
+
+/** The route index a handler marked during this dispatch, if any. */
+export const dispatchedRoute = (): number | undefined =>
+	marks.route === -1 ? undefined : marks.route;
+
+/** Whether the handler of this dispatch counts its request itself. */
+export const countedByHandler = (): boolean => marks.counted;
+
+/**
+ * Takes over counting the request being dispatched; call on the handler's entry, before any
+ * await. Returns its route's index, for countAnswer.
+ */
+export function countOwnRequest(): number {
+	marks.counted = true;
+	return marks.route === -1 ? 0 : marks.route;
+}
+
+/** Counts a request its handler took over, with the status of its answer. */
+export function countAnswer(
+	http: HttpMetrics,
+	route: number,
+	method: string,
+	status: number,
+): void {
+	http.count(route, method, status);
 }
 
 /** The status the app's error handler will answer `error` with. */

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import type { HttpMetrics, ServiceMetrics } from "../metrics/service.ts";
-import { countedByHandler, markRoute, routeMark } from "./http-count.ts";
+import { clearMarks, countedByHandler, dispatchedRoute, markRoute } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import { SECURITY_HEADERS } from "./respond.ts";
 import { type ApiRoute, routePattern } from "./routes.ts";
@@ -9,8 +9,8 @@ import { type ApiRoute, routePattern } from "./routes.ts";
 export const METRICS_PATH = "/metrics";
 
 /**
- * The route with a handler that first marks its request with the route's index, so counting a
- * request that reached its handler (every prediction) needs no lookup.
+ * The route with a handler that first tells the counting wrapper its route's index
+ * (http-count.ts), so counting a request that reached its handler needs no lookup.
  */
 export function markedRoute(route: ApiRoute, http: HttpMetrics): ApiRoute {
 	const index = http.addRoute(routePattern(route.config.path));
@@ -18,7 +18,7 @@ export function markedRoute(route: ApiRoute, http: HttpMetrics): ApiRoute {
 	return {
 		...route,
 		handler: (c) => {
-			markRoute(c.req.raw, index);
+			markRoute(index);
 			return handler(c);
 		},
 	};
@@ -39,22 +39,27 @@ function lastMatchedPattern(app: OpenAPIHono, request: Request): string | undefi
 /**
  * Counts every request in http_requests_total under its route pattern, by wrapping the app's
  * fetch: it sees the final response, errors, 401s and 404s included, and adds one promise
- * callback per request where a middleware would add a level to Hono's chain (two async frames).
- * Warm-up requests are not counted.
+ * callback per request where a middleware would add a level to Hono's chain (two async frames);
+ * a prediction, which counts itself, gets none. Warm-up requests are not counted.
  */
 export function countHttpRequests(app: OpenAPIHono, http: HttpMetrics): void {
 	const dispatch = app.fetch;
-	const count = (request: Request, response: Response): Response => {
-		const route = routeMark(request) ?? http.route(lastMatchedPattern(app, request));
-		http.count(route, request.method, response.status);
+	const count = (request: Request, route: number | undefined, response: Response): Response => {
+		http.count(
+			route ?? http.route(lastMatchedPattern(app, request)),
+			request.method,
+			response.status,
+		);
 		return response;
 	};
 	app.fetch = (request, env, executionCtx) => {
+		clearMarks();
 		const response = dispatch(request, env, executionCtx);
-		if (env === WARM_UP_ENV || countedByHandler(request)) return response;
+		if (env === WARM_UP_ENV || countedByHandler()) return response;
+		const route = dispatchedRoute();
 		return response instanceof Promise
-			? response.then((answered) => count(request, answered))
-			: count(request, response);
+			? response.then((answered) => count(request, route, answered))
+			: count(request, route, response);
 	};
 }
 

@@ -135,7 +135,8 @@ export function inferHandler(
 			}
 			const startedAt = performance.now();
 			const results = await run(model, inputs, outputs);
-			const computeMs = performance.now() - startedAt;
+			const answeredAt = performance.now();
+			const computeMs = answeredAt - startedAt;
 			const response = respond(
 				{
 					model_name: model.name,
@@ -149,7 +150,7 @@ export function inferHandler(
 			// The model's first input, whatever order the request listed them in.
 			const first = inputs.find((t) => t.name === model.inputs[0]?.name);
 			const instances = first?.shape[0] ?? 1;
-			record?.succeeded((performance.now() - enteredAt) / 1000, computeMs / 1000, instances);
+			record?.succeeded((answeredAt - enteredAt) / 1000, computeMs / 1000, instances);
 			return response;
 		} catch (error) {
 			record?.failed();
