@@ -112,6 +112,8 @@ export interface MetricsCostSummary {
 	concurrency: number;
 	/** Cells with a paired figure. */
 	cells: number;
+	/** The median over the cells of each cell's p50 difference (p50DiffMs). */
+	p50DiffMs: number | null;
 	/** The median over those cells of each cell's paired figure (pairedMs); null without one. */
 	pairedMs: number | null;
 	/** The same for the order-balanced figure (balancedMs). */
@@ -193,6 +195,7 @@ function metricsSummaries(costs: readonly MetricsCost[]): MetricsCostSummary[] {
 			workers,
 			concurrency,
 			cells: paired.length,
+			p50DiffMs: median(present(group.map((c) => c.p50DiffMs))),
 			pairedMs: median(paired),
 			balancedMs: median(present(group.map((c) => c.balancedMs))),
 			pairs: group.reduce((sum, c) => sum + c.pairs, 0),

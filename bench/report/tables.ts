@@ -307,7 +307,7 @@ export function metricsCostTable(
 			...lead(c, "all"),
 			"-",
 			"-",
-			"-",
+			us(summary?.p50DiffMs ?? null),
 			us(summary?.pairedMs ?? null),
 			...(spread ? ["-"] : []),
 			us(summary?.balancedMs ?? null),
@@ -317,7 +317,7 @@ export function metricsCostTable(
 	}
 	const notes = paired
 		? [
-				`Concurrency ${lowest}. Per runtime and round, the server with METRICS=on and the one with METRICS=off were up at once, and per cell one generator run alternated requests between them, one at a time (A B, B A, A B, ...; warm-up excluded). "on − off" is the difference of the two p50s, each the median over its rounds. "paired" is the median over the cell's pairs (two requests sent back to back, one to each server) of on − off: per round, then the median over the rounds${spread ? ' ("paired range": the lowest and highest round)' : ""}; "balanced" is the mean of two such medians, one over the pairs where the on server went first and one over those where the off server did: in that sequence the first request of a pair always goes to the server that served the request before it, which is faster on a busy machine, so the pooled per-pair differences form two clusters and their median is unstable, while the balanced figure cancels that effect (per round, then the median over the rounds${spread ? ", with its range" : ""}). "pairs" counts the pairs over all rounds (both responses 2xx). The "all" rows are the median over the runtime's cells of their figures.`,
+				`Concurrency ${lowest}. Per runtime and round, the server with METRICS=on and the one with METRICS=off were up at once, and per cell one generator run alternated requests between them, one at a time (A B, B A, A B, ...; warm-up excluded). "on − off" is the difference of the two p50s, each the median over its rounds. "paired" is the median over the cell's pairs (two requests sent back to back, one to each server) of on − off: per round, then the median over the rounds${spread ? ' ("paired range": the lowest and highest round)' : ""}; "balanced" is the mean of two such medians, one over the pairs where the on server went first and one over those where the off server did: in that sequence the first request of a pair always goes to the server that served the request before it, which is faster on a busy machine, so the pooled per-pair differences form two clusters and their median is unstable, while the balanced figure cancels that effect (per round, then the median over the rounds${spread ? ", with its range" : ""}). "pairs" counts the pairs over all rounds (both responses 2xx). The "all" rows are the median over the runtime's cells of their figures (on − off, paired, balanced).`,
 			]
 		: [
 				`Concurrency ${lowest}. These servers were measured one after the other (a run from before paired runs), so there is no paired figure: on − off compares p50s taken at different times, and a difference smaller than a p50's movement between rounds (the latency tables' range column) is noise.`,

@@ -248,7 +248,7 @@ describe("the report of a paired on,off run", () => {
 			]);
 		}
 		for (const line of table?.rows.filter((r) => r[1] === "all") ?? []) {
-			expect(line.slice(2, 5)).toEqual(["-", "-", "-"]);
+			expect(line.slice(2, 5)).toEqual(["-", "-", "10.0"]);
 		}
 		expect(table?.notes[0]).toContain("alternated requests between them");
 	});
@@ -278,7 +278,7 @@ describe("the report of a paired on,off run", () => {
 		expect(cost?.rows.map((r) => r[5])).toEqual(["2.0", "1.0", "1.5", "0.0", "2.0", "1.0"]);
 		const markdown = markdownReport(sources, rendered.tables, []);
 		expect(markdown).toContain("- Metrics (METRICS): on, off");
-		expect(markdown).toContain("| node | all | - | - | - | 1.5 | - | 2.5 | - | 6000 |");
+		expect(markdown).toContain("| node | all | - | - | 10.0 | 1.5 | - | 2.5 | - | 6000 |");
 		expect(rendered.charts[0]?.svg).toContain("node metrics=off");
 	});
 
