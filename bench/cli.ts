@@ -11,6 +11,7 @@ import {
 	USAGE,
 	UsageError,
 } from "./options.ts";
+import { checkOutside, peersRun, skippedRecord } from "./outside.ts";
 import { buildPlan } from "./plan.ts";
 import { killAllGroups } from "./processes.ts";
 import { renderReport, writeReport } from "./report/render.ts";
@@ -21,6 +22,7 @@ import { type RunOutput, runPlan } from "./runner.ts";
 import { denoRunFlags, serverCommand } from "./runtimes.ts";
 import type { ServerSettings } from "./session.ts";
 import { runSoak, soakFailure, soakModels } from "./soak.ts";
+import { readV2Input, v2Cell } from "./v2.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -92,16 +94,23 @@ async function soakMode(
 }
 
 /** The normal run: every runtime, model and concurrency, round after round. */
-function benchMode(options: Options, settings: ServerSettings, how: string): Promise<Output> {
+function benchMode(
+	options: Options,
+	settings: ServerSettings,
+	how: string,
+	bodies: Record<string, string>,
+): Promise<Output> {
 	settings.progress(
-		`bench: ${options.runtimes.join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${options.workers.join(",")}, metrics ${options.metrics.join(",")}, ${options.rounds} round(s); ${how}`,
+		`bench: ${[...options.runtimes, ...peersRun(options), ...options.targets.map((t) => t.name)].join(",")} x ${options.models.join(",")}; ${options.requests} requests, concurrency ${options.concurrency.join(",")}, workers ${options.workers.join(",")}, metrics ${options.metrics.join(",")}, ${options.rounds} round(s); ${how}`,
 	);
-	return runPlan(buildPlan(options), { ...settings, requests: options.requests });
+	return runPlan(buildPlan({ ...options, bodies }), { ...settings, requests: options.requests });
 }
 
 function optionsRecord(options: Options): Results["options"] {
 	return {
 		runtimes: options.runtimes,
+		...(options.peers.length > 0 ? { peers: options.peers } : {}),
+		...(options.targets.length > 0 ? { targets: options.targets } : {}),
 		models: options.models,
 		requests: options.requests,
 		concurrency: options.concurrency,
@@ -109,6 +118,7 @@ function optionsRecord(options: Options): Results["options"] {
 		rounds: options.rounds,
 		loadgen: options.loadgen,
 		body: options.bodySource,
+		...(options.v2 === null ? {} : { v2Input: options.v2.input }),
 		pin: options.pin,
 		workers: options.workersSpec,
 		metrics: options.metrics,
@@ -123,9 +133,13 @@ async function main(argv: readonly string[]): Promise<number> {
 		return 0;
 	}
 	const body = readBody(options);
+	// Read before any server starts, so a bad --input stops the bench at once.
+	const bodies = options.v2 ? { [v2Cell(options.v2.name)]: readV2Input(options.v2.input) } : {};
 	const readyTimeout = readyTimeoutMs();
 	preflight(options);
-	let generator = await selectGenerator(options.loadgen, ROOT, projectVersion(ROOT));
+	let generator = await selectGenerator(options.loadgen, ROOT, projectVersion(ROOT), process.env, {
+		timed: options.soakMs !== null,
+	});
 	let generatorNote: string | undefined;
 	if (options.metrics.length > 1 && !generator.rotates) {
 		// The paired run alternates requests between two servers, which oha cannot do.
@@ -133,6 +147,7 @@ async function main(argv: readonly string[]): Promise<number> {
 		generator = await selectGenerator("builtin", ROOT, projectVersion(ROOT));
 		process.stderr.write(`bench: ${generatorNote}\n`);
 	}
+	await checkOutside(options, { root: ROOT, body, readyTimeoutMs: readyTimeout, generator });
 	const pinning = resolvePinning(options.pin);
 	const createdAt = new Date().toISOString();
 	const outDir = resolve(
@@ -140,7 +155,7 @@ async function main(argv: readonly string[]): Promise<number> {
 	);
 	mkdirSync(join(outDir, "raw"), { recursive: true });
 	const progress = (line: string) => process.stderr.write(`${line}\n`);
-	const environment = await describeEnvironment(ROOT, options.runtimes);
+	const environment = await describeEnvironment(ROOT, options.runtimes, peersRun(options));
 	const settings: ServerSettings = {
 		root: ROOT,
 		outDir,
@@ -155,7 +170,7 @@ async function main(argv: readonly string[]): Promise<number> {
 	const how = `${generator.info.name} ${generator.info.version}; pinned: ${pinning.pinned ? "yes" : `no (${pinning.note})`}`;
 	const output =
 		options.soakMs === null
-			? await benchMode(options, settings, how)
+			? await benchMode(options, settings, how, bodies)
 			: await soakMode(options, options.soakMs, settings, how);
 	const results: Results = {
 		schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -167,10 +182,11 @@ async function main(argv: readonly string[]): Promise<number> {
 			pinning: { pinned: pinning.pinned, note: pinning.note },
 		},
 		options: optionsRecord(options),
+		...(skippedRecord(options).length > 0 ? { skipped: skippedRecord(options) } : {}),
 		...output,
 	};
 	writeResults(join(outDir, "results.json"), results);
-	const rendered = renderReport(labelSources([results]));
+	const rendered = renderReport(labelSources([results], [outDir]));
 	writeReport(outDir, rendered);
 	process.stdout.write(`${rendered.tables.map(terminalTable).join("\n\n")}\n`);
 	progress(`bench: report in ${relative(process.cwd(), join(outDir, "report.md")) || "report.md"}`);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { arch, cpus, hostname, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
+import { type PeerName, peerVersion } from "./peers.ts";
 import { findOnPath } from "./processes.ts";
 import { type RuntimeName, runtimeVersion } from "./runtimes.ts";
 
@@ -44,10 +45,15 @@ export function resolvePinning(
 	};
 }
 
-export async function describeEnvironment(root: string, runtimes: readonly RuntimeName[]) {
+export async function describeEnvironment(
+	root: string,
+	runtimes: readonly RuntimeName[],
+	peers: readonly PeerName[] = [],
+) {
 	const cpuList = cpus();
 	const versions: Record<string, string> = {};
 	for (const runtime of runtimes) versions[runtime] = await runtimeVersion(runtime, root);
+	for (const peer of peers) versions[peer] = await peerVersion(peer, root);
 	return {
 		host: hostname(),
 		cpuModel: cpuList[0]?.model.trim() ?? "unknown",

@@ -1,16 +1,23 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { FLOOR, METRICS_SETTINGS, type MetricsSetting } from "./results.ts";
+import { PEERS, type PeerName } from "./peers.ts";
+import { FLOOR, FLOOR_POST, METRICS_SETTINGS, type MetricsSetting } from "./results.ts";
 import { RUNTIMES, type RuntimeName } from "./runtimes.ts";
+import { parseTarget, type Target, TargetError } from "./targets.ts";
+import { checkV2Name, V2Error, v2Cell } from "./v2.ts";
 
 export const MODELS = ["mlp-onnx", "gbdt-onnx", "mlp-ts", "gbdt-ts"] as const;
-const LOADGENS = ["auto", "oha", "builtin"] as const;
+const LOADGENS = ["auto", "oha", "h2load", "builtin"] as const;
 export type LoadgenMode = (typeof LOADGENS)[number];
 
 export const DEFAULT_BODY = '{"Pclass":3,"Sex":"male","Age":22,"SibSp":1,"Parch":0,"Fare":7.25}';
 
 export interface Options {
 	runtimes: RuntimeName[];
+	/** Reference servers started like a runtime (peers/<name>/), after the runtimes in each round. */
+	peers: PeerName[];
+	/** Running servers measured as they are (--target NAME=URL), after the peers in each round. */
+	targets: Target[];
 	models: string[];
 	requests: number;
 	concurrency: number[];
@@ -21,6 +28,8 @@ export interface Options {
 	out: string | null;
 	/** The file the body came from, or "(default)". */
 	bodySource: string;
+	/** --v2 NAME --input FILE: model NAME over /v2/models/NAME/infer (cell v2:NAME), FILE its body. */
+	v2: { name: string; input: string } | null;
 	pin: boolean;
 	/** null means a free port per server. */
 	port: number | null;
@@ -59,12 +68,18 @@ export const DEFAULTS = {
 
 export const USAGE = `usage: npm run bench -- [options]
   --runtimes LIST     node,bun,deno (default all three)
-  --models LIST       ${MODELS.join(",")},${FLOOR} (default all)
+  --models LIST       ${MODELS.join(",")},${FLOOR},${FLOOR_POST} (default all)
+  --v2 NAME           also measure model NAME (NAME.onnx in the servers' MODELS_DIR) over
+                      POST /v2/models/NAME/infer, as cell v2:NAME; needs --input
+  --input FILE        the V2 inference request body for --v2 (JSON with an "inputs" array)
+  --peers LIST        reference servers started like a runtime: ${PEERS.join(",")} (its cells: mlp for
+                      mlp-ts or mlp-onnx, floor; other models are skipped for it)
+  --target NAME=URL   a running server measured as runtime NAME, POSTed the body at URL (repeatable)
   --requests N        measured requests per cell (default ${DEFAULTS.requests})
   --concurrency LIST  e.g. 1,16,64 for a throughput sweep (default 1)
   --warmup N          unmeasured requests before each cell (default ${DEFAULTS.warmup})
   --rounds N          rounds, runtimes interleaved; tables quote medians over them (default ${DEFAULTS.rounds})
-  --loadgen MODE      auto|oha|builtin (auto: oha >= 1.9 if found, else builtin)
+  --loadgen MODE      auto|oha|h2load|builtin (auto: oha >= 1.9 if found, else h2load, else builtin)
   --out DIR           output folder (default bench/results/<timestamp>/)
   --body FILE         JSON request body for /predict (default a third-class male passenger)
   --port N            fixed server port (default a free port per server)
@@ -160,13 +175,25 @@ export function parseOptions(argv: readonly string[]): Options {
 	if (metrics.length > 1 && values.port !== undefined) {
 		throw new UsageError("--metrics on,off runs two servers at once: it cannot take --port");
 	}
+	const runtimes =
+		values.runtimes === undefined ? [...RUNTIMES] : list("runtime", values.runtimes, RUNTIMES);
+	const peers = values.peers === undefined ? [] : list("peer", values.peers, PEERS);
+	const targets = parseTargets(values.target ?? []);
+	if (soakMs !== null && peers.length + targets.length > 0) {
+		throw new UsageError("--soak measures our runtimes only: it takes no --peers or --target");
+	}
+	const v2 = parseV2(values.v2, values.input);
+	if (soakMs !== null && v2 !== null) throw new UsageError("--soak takes no --v2");
 	return {
-		runtimes:
-			values.runtimes === undefined ? [...RUNTIMES] : list("runtime", values.runtimes, RUNTIMES),
-		models:
-			values.models === undefined
-				? [...MODELS, FLOOR]
-				: list("model", values.models, [...MODELS, FLOOR] as const),
+		runtimes,
+		peers,
+		targets,
+		models: [
+			...(values.models === undefined
+				? [...MODELS, FLOOR, FLOOR_POST]
+				: list("model", values.models, [...MODELS, FLOOR, FLOOR_POST] as const)),
+			...(v2 === null ? [] : [v2Cell(v2.name)]),
+		],
 		requests,
 		concurrency,
 		warmup: values.warmup === undefined ? DEFAULTS.warmup : integer("warmup", values.warmup, 0),
@@ -174,6 +201,7 @@ export function parseOptions(argv: readonly string[]): Options {
 		loadgen: loadgen as LoadgenMode,
 		out: values.out ?? null,
 		bodySource: values.body ?? "(default)",
+		v2,
 		pin: values.pin ?? false,
 		port: values.port === undefined ? null : port(values.port),
 		workers: parseWorkers(values.workers ?? DEFAULTS.workers.join(",")),
@@ -220,6 +248,38 @@ export function parseWorkers(raw: string, cores = availableParallelism()): numbe
 	return out;
 }
 
+/** Each NAME=URL, its name clashing with no runtime, peer (given or not) or earlier target. */
+function parseTargets(raws: readonly string[]): Target[] {
+	const targets: Target[] = [];
+	for (const raw of raws) {
+		try {
+			const taken = [...RUNTIMES, ...PEERS, ...targets.map((t) => t.name)];
+			targets.push(parseTarget(raw, taken));
+		} catch (error) {
+			if (error instanceof TargetError) throw new UsageError(error.message);
+			throw error;
+		}
+	}
+	return targets;
+}
+
+/** --v2 NAME and --input FILE come together; NAME must be a model name the service accepts. */
+function parseV2(
+	name: string | undefined,
+	input: string | undefined,
+): { name: string; input: string } | null {
+	if (name === undefined && input === undefined) return null;
+	if (name === undefined) throw new UsageError("--input is the body for --v2 NAME: give both");
+	if (input === undefined)
+		throw new UsageError(`--v2 ${name} needs --input FILE (its request body)`);
+	try {
+		return { name: checkV2Name(name), input };
+	} catch (error) {
+		if (error instanceof V2Error) throw new UsageError(error.message);
+		throw error;
+	}
+}
+
 function port(raw: string): number {
 	const value = integer("port", raw, 1);
 	if (value > 65535) throw new UsageError(`--port must be at most 65535, got ${raw}`);
@@ -234,6 +294,10 @@ function parseRaw(argv: readonly string[]) {
 		options: {
 			runtimes: { type: "string" },
 			models: { type: "string" },
+			v2: { type: "string" },
+			input: { type: "string" },
+			peers: { type: "string" },
+			target: { type: "string", multiple: true },
 			requests: { type: "string" },
 			concurrency: { type: "string" },
 			warmup: { type: "string" },

@@ -1,35 +1,63 @@
 import type { Options } from "./options.ts";
-import { FLOOR, type MetricsSetting } from "./results.ts";
-import type { RuntimeName } from "./runtimes.ts";
+import { type PeerName, peerCells } from "./peers.ts";
+import { FLOOR, FLOOR_POST, type MetricsSetting } from "./results.ts";
+import type { ServerProgram } from "./runtimes.ts";
+import { type Target, targetModel, targetOrigin } from "./targets.ts";
+import { v2Path } from "./v2.ts";
 
 export interface CellPlan {
 	model: string;
 	concurrency: number;
 	method: "GET" | "POST";
 	path: string;
+	/** The body of this cell's POSTs where it is not --body's (a --v2 cell's --input). */
+	body?: string;
 }
+
+/** The bench-only route of the service behind FLOOR_POST (src/api/bench-routes.ts). */
+export const FLOOR_POST_PATH = "/bench/floor-post";
 
 /**
  * One server process, or a pair of them started together: started fresh, measured on every cell,
  * stopped.
  */
+/**
+ * What the bench does to have the server: start a program (our service on a runtime, or a peer)
+ * on a port of its own, or nothing (a --target, already running at `origin`).
+ */
+export type Launch = { program: ServerProgram } | { origin: string };
+
 export interface ServerPlan {
 	round: number;
-	runtime: RuntimeName;
+	/** The name in every table: a runtime, a peer, or a --target's NAME. */
+	runtime: string;
+	launch: Launch;
 	/** WORKERS for this server: 1 serves from one process (one thread on Deno). */
 	workers: number;
 	/**
 	 * METRICS for this server; with two values, two servers that differ only in it, both up at
 	 * once, each cell measured by one generator run alternating requests between them (A first).
+	 * A peer or target has no such setting: [null].
 	 */
-	metrics: MetricsSetting[];
+	metrics: (MetricsSetting | null)[];
 	cells: CellPlan[];
 }
 
-export function cellPlan(model: string, concurrency: number): CellPlan {
-	return model === FLOOR
-		? { model, concurrency, method: "GET", path: "/health" }
-		: { model, concurrency, method: "POST", path: `/predict/${encodeURIComponent(model)}` };
+/** `bodies`: per model, a body of its own (a --v2 cell must have one). */
+export function cellPlan(
+	model: string,
+	concurrency: number,
+	bodies: Readonly<Record<string, string>> = {},
+): CellPlan {
+	if (model === FLOOR) return { model, concurrency, method: "GET", path: "/health" };
+	if (model === FLOOR_POST) return { model, concurrency, method: "POST", path: FLOOR_POST_PATH };
+	const v2 = v2Path(model);
+	if (v2 !== null) {
+		const body = bodies[model];
+		if (body === undefined) throw new Error(`${model} has no request body (--input)`);
+		return { model, concurrency, method: "POST", path: v2, body };
+	}
+	return { model, concurrency, method: "POST", path: `/predict/${encodeURIComponent(model)}` };
 }
 
 /**
@@ -45,19 +73,66 @@ export function buildPlan(
 	options: Pick<Options, "runtimes" | "models" | "concurrency" | "rounds"> & {
 		workers?: readonly number[];
 		metrics?: readonly MetricsSetting[];
+		peers?: readonly PeerName[];
+		targets?: readonly Target[];
+		/** Per model, a body other than --body's (the --v2 cell's). */
+		bodies?: Readonly<Record<string, string>>;
 	},
 ): ServerPlan[] {
 	const servers: ServerPlan[] = [];
-	const cells = () => options.concurrency.flatMap((c) => options.models.map((m) => cellPlan(m, c)));
+	const cells = () =>
+		options.concurrency.flatMap((c) => options.models.map((m) => cellPlan(m, c, options.bodies)));
 	for (let round = 1; round <= options.rounds; round++) {
 		for (const workers of options.workers ?? [1]) {
 			const metrics = rotate<MetricsSetting>(options.metrics ?? ["on"], round - 1);
 			for (const runtime of options.runtimes) {
-				servers.push({ round, runtime, workers, metrics, cells: cells() });
+				servers.push({
+					round,
+					runtime,
+					launch: { program: runtime },
+					workers,
+					metrics,
+					cells: cells(),
+				});
 			}
 		}
+		servers.push(...outsidePlans(options, round));
 	}
 	return servers;
+}
+
+/**
+ * One round's peers and targets, after the runtimes: one server each (one worker, no METRICS
+ * setting). A peer gets the cells it has a stand-in for (none: not started at all); a target one
+ * cell per concurrency, its model the URL's path.
+ */
+function outsidePlans(
+	options: Pick<Options, "models" | "concurrency"> & {
+		peers?: readonly PeerName[];
+		targets?: readonly Target[];
+	},
+	round: number,
+): ServerPlan[] {
+	const one = { round, workers: 1, metrics: [null] };
+	const plans: ServerPlan[] = [];
+	for (const peer of options.peers ?? []) {
+		const peerCellsAsked = peerCells(peer, options.models);
+		const cells = options.concurrency.flatMap((concurrency) =>
+			peerCellsAsked.map((cell) => ({ ...cell, concurrency })),
+		);
+		if (cells.length > 0) plans.push({ ...one, runtime: peer, launch: { program: peer }, cells });
+	}
+	for (const target of options.targets ?? []) {
+		const path = targetModel(target);
+		const cells = options.concurrency.map((concurrency) => ({
+			model: path,
+			concurrency,
+			method: "POST" as const,
+			path,
+		}));
+		plans.push({ ...one, runtime: target.name, launch: { origin: targetOrigin(target) }, cells });
+	}
+	return plans;
 }
 
 /** The items, starting at index `by` (modulo their count). */

@@ -1,5 +1,5 @@
 import { mkdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderReport, writeReport } from "./report/render.ts";
 import { labelSources } from "./report/sources.ts";
@@ -44,7 +44,9 @@ function main(argv: string[]): number {
 				: join("bench", "results", `merged-${stamp}`)),
 	);
 	mkdirSync(out, { recursive: true });
-	const rendered = renderReport(labelSources(results));
+	// A results.json given by path: its raw/ is beside it.
+	const folders = dirs.map((dir) => (statSync(dir).isDirectory() ? dir : dirname(dir)));
+	const rendered = renderReport(labelSources(results, folders));
 	writeReport(out, rendered);
 	process.stdout.write(`${rendered.tables.map(terminalTable).join("\n\n")}\n`);
 	process.stderr.write(`bench:report: wrote ${join(out, "report.md")}\n`);

@@ -9,11 +9,26 @@ export const RESULTS_SCHEMA_VERSION = 1;
 /** The model name of the floor cell: GET /health, the runtime's bare HTTP round trip. */
 export const FLOOR = "floor";
 
+/**
+ * The POST floor: the same body as a prediction POSTed to a route that reads it whole and answers
+ * a constant (BENCH_ROUTES=1), so the runtime's charge for receiving a body is seen apart.
+ */
+export const FLOOR_POST = "floor-post";
+
+/** The cells that measure the runtime itself rather than a model (no Server-Timing). */
+export const isFloor = (model: string): boolean => model === FLOOR || model === FLOOR_POST;
+
 /** The server's METRICS values the bench can compare (--metrics on,off). */
 export const METRICS_SETTINGS = ["on", "off"] as const;
 export type MetricsSetting = (typeof METRICS_SETTINGS)[number];
 /** METRICS of a cell or process, absent in files written before --metrics existed. */
 const MetricsSchema = z.enum(METRICS_SETTINGS).optional();
+
+/**
+ * Who served a cell or ran as a process: one of RUNTIMES, a peer (peers.ts) or a --target's NAME.
+ * A string, so files from before peers and targets (runtimes only) still read.
+ */
+const ServerNameSchema = z.string().min(1);
 
 const Count = z.number().int().nonnegative();
 const Ms = z.number().nonnegative();
@@ -39,7 +54,7 @@ const StatsSchema = z.object({
 const GeneratorSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
 
 const CellSchema = z.object({
-	runtime: z.enum(RUNTIMES),
+	runtime: ServerNameSchema,
 	/** A model id, or FLOOR for GET /health. */
 	model: z.string().min(1),
 	concurrency: z.number().int().positive(),
@@ -60,6 +75,12 @@ const CellSchema = z.object({
 	}),
 	/** CPU time the server process spent on this cell, its warm-up included. */
 	serverCpuMs: MaybeMs,
+	/**
+	 * The load generator's own utime+stime over the measured run and the wall time it was spent
+	 * in (a paired cell: the whole run over both servers). Null when unreadable; absent in files
+	 * from before it was recorded.
+	 */
+	generatorCpu: z.object({ cpuMs: Ms, wallMs: Ms }).nullable().optional(),
 	/** The per-request CSV, relative to results.json. */
 	rawFile: z.string().min(1),
 });
@@ -72,7 +93,7 @@ export type Cell = z.infer<typeof CellSchema>;
  * gives. Differences are on − off, in ms.
  */
 const PairSchema = z.object({
-	runtime: z.enum(RUNTIMES),
+	runtime: ServerNameSchema,
 	workers: z.number().int().positive(),
 	model: z.string().min(1),
 	concurrency: z.number().int().positive(),
@@ -96,7 +117,7 @@ const PairSchema = z.object({
 export type Pair = z.infer<typeof PairSchema>;
 
 const ProcessSchema = z.object({
-	runtime: z.enum(RUNTIMES),
+	runtime: ServerNameSchema,
 	round: z.number().int().positive(),
 	/** WORKERS the server ran with; absent means 1. */
 	workers: z.number().int().positive().optional(),
@@ -162,7 +183,36 @@ const SoakSchema = z.object({
 });
 export type Soak = z.infer<typeof SoakSchema>;
 
-const ResultsSchema = z.object({
+/**
+ * Every cell, process and pair names a server the run had: one of its runtimes, peers or targets
+ * (ServerNameSchema alone would take any name).
+ */
+function knownServers(
+	results: {
+		options: { runtimes: string[]; peers?: string[]; targets?: { name: string }[] };
+		cells: { runtime: string }[];
+		processes: { runtime: string }[];
+		pairs?: { runtime: string }[];
+	},
+	ctx: z.RefinementCtx,
+): void {
+	const { runtimes, peers = [], targets = [] } = results.options;
+	const known = new Set([...runtimes, ...peers, ...targets.map((t) => t.name)]);
+	const lists = { cells: results.cells, processes: results.processes, pairs: results.pairs ?? [] };
+	for (const [list, items] of Object.entries(lists)) {
+		items.forEach((item, i) => {
+			if (!known.has(item.runtime)) {
+				ctx.addIssue({
+					code: "custom",
+					path: [list, i, "runtime"],
+					message: `"${item.runtime}" is none of the run's runtimes, peers or targets`,
+				});
+			}
+		});
+	}
+}
+
+const ResultsShape = z.object({
 	schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
 	createdAt: z.iso.datetime(),
 	environment: z.object({
@@ -182,13 +232,19 @@ const ResultsSchema = z.object({
 	}),
 	options: z.object({
 		runtimes: z.array(z.enum(RUNTIMES)).min(1),
+		/** --peers; absent in files from before the option. */
+		peers: z.array(ServerNameSchema).optional(),
+		/** --target NAME=URL, each; absent in files from before the option. */
+		targets: z.array(z.object({ name: ServerNameSchema, url: z.url() })).optional(),
 		models: z.array(z.string().min(1)).min(1),
 		requests: z.number().int().positive(),
 		concurrency: z.array(z.number().int().positive()).min(1),
 		warmup: Count,
 		rounds: z.number().int().positive(),
-		loadgen: z.enum(["auto", "oha", "builtin"]),
+		loadgen: z.enum(["auto", "oha", "h2load", "builtin"]),
 		body: z.string(),
+		/** --input, the body file of the --v2 cell; absent without --v2. */
+		v2Input: z.string().optional(),
 		pin: z.boolean(),
 		/** --workers as given, e.g. ["1", "auto"]; absent means ["1"]. */
 		workers: z.array(z.string().min(1)).min(1).optional(),
@@ -199,11 +255,14 @@ const ResultsSchema = z.object({
 	}),
 	processes: z.array(ProcessSchema),
 	cells: z.array(CellSchema),
+	/** Per peer, the --models it has no cell for, so it was not measured on them. */
+	skipped: z.array(z.object({ runtime: ServerNameSchema, models: z.array(z.string()) })).optional(),
 	/** Present for a paired run (--metrics on,off): one per cell and round. */
 	pairs: z.array(PairSchema).optional(),
 	/** Present for a --soak run (whose cells are then empty). */
 	soak: SoakSchema.optional(),
 });
+const ResultsSchema = ResultsShape.superRefine(knownServers);
 export type Results = z.infer<typeof ResultsSchema>;
 
 export class ResultsError extends Error {}

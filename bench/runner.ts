@@ -4,15 +4,23 @@ import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
 import { serverSuffix, writeRawCsv } from "./raw.ts";
 import {
 	type Cell,
-	FLOOR,
+	isFloor,
 	metricsOf,
 	type Pair,
 	type ProcessRecord,
 	workersOf,
 } from "./results.ts";
 import { sampleInferMs } from "./server-timing.ts";
-import { type ServerSettings, type Session, serverName, withServers } from "./session.ts";
+import {
+	type MeasuredServer,
+	type ServerSettings,
+	type Session,
+	serverName,
+	withServers,
+	withTarget,
+} from "./session.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
+import { checkV2Cells } from "./v2.ts";
 
 interface RunSettings extends ServerSettings {
 	requests: number;
@@ -39,39 +47,51 @@ export async function runPlan(
 			workers: serverPlan.workers,
 			metrics,
 		}));
-		const served = await withServers(
-			serverPlan.runtime,
-			variants,
-			{ round, tag },
-			settings,
-			async (sessions) => {
-				// Every kind of request is served before any is measured, and each round starts at a
-				// different cell: otherwise whichever cell came first paid for the runtime's still-warming
-				// JIT and heap (measured on Node: the first model's p50 was 1.2-1.5x its later self).
-				const cells = rotate(serverPlan.cells, round - 1);
-				await warmUp(sessions, cells, settings);
-				const measured: Cell[] = [];
-				for (const cellPlan of cells) {
-					if (sessions.length === 2) {
-						const [a, b] = sessions as [Session, Session];
-						const paired = await measurePair(a, b, round, cellPlan, settings);
-						measured.push(...paired.cells);
-						pairs.push(paired.pair);
-						for (const cell of paired.cells) settings.progress(`${tag} ${progressLine(cell)}`);
-						settings.progress(`${tag} ${pairLine(paired.pair)}`);
-					} else {
-						const cell = await measureCell(sessions[0] as Session, round, cellPlan, settings);
-						measured.push(cell);
-						settings.progress(`${tag} ${progressLine(cell)}`);
-					}
-				}
-				return measured;
-			},
-		);
+		const measure = (sessions: Session<MeasuredServer>[]) =>
+			measureServer(serverPlan, sessions, tag, settings, pairs);
+		// A target is already running: nothing to start, stop or read process stats from.
+		const { launch } = serverPlan;
+		const served =
+			"origin" in launch
+				? await withTarget(serverPlan.runtime, launch.origin, settings, (s) => measure([s]))
+				: await withServers(launch.program, variants, { round, tag }, settings, measure);
 		output.cells.push(...served.result);
 		output.processes.push(...served.processes);
 	}
 	return pairs.length > 0 ? { ...output, pairs } : output;
+}
+
+/** Every cell of one server plan on its ready server(s); a pair's figures go to `pairs`. */
+async function measureServer(
+	serverPlan: ServerPlan,
+	sessions: readonly Session<MeasuredServer>[],
+	tag: string,
+	settings: RunSettings,
+	pairs: Pair[],
+): Promise<Cell[]> {
+	const { round } = serverPlan;
+	// Every kind of request is served before any is measured, and each round starts at a
+	// different cell: otherwise whichever cell came first paid for the runtime's still-warming
+	// JIT and heap (measured on Node: the first model's p50 was 1.2-1.5x its later self).
+	const cells = rotate(serverPlan.cells, round - 1);
+	for (const session of sessions) await checkV2Cells(session, cells);
+	await warmUp(sessions, cells, settings);
+	const measured: Cell[] = [];
+	for (const cellPlan of cells) {
+		const [a, b] = sessions as [Session<MeasuredServer>, Session<MeasuredServer>?];
+		if (b !== undefined) {
+			const paired = await measurePair(a, b, round, cellPlan, settings);
+			measured.push(...paired.cells);
+			pairs.push(paired.pair);
+			for (const cell of paired.cells) settings.progress(`${tag} ${progressLine(cell)}`);
+			settings.progress(`${tag} ${pairLine(paired.pair)}`);
+		} else {
+			const cell = await measureCell(a, round, cellPlan, settings);
+			measured.push(cell);
+			settings.progress(`${tag} ${progressLine(cell)}`);
+		}
+	}
+	return measured;
 }
 
 /**
@@ -79,8 +99,8 @@ export async function runPlan(
  * `warmup` are per server.
  */
 export function pairedRequest(
-	a: Session,
-	b: Session,
+	a: Session<MeasuredServer>,
+	b: Session<MeasuredServer>,
 	plan: CellPlan,
 	requests: number,
 	warmup = 0,
@@ -94,7 +114,7 @@ export function pairedRequest(
 
 /** Sends each cell's warm-up requests once, unmeasured, before the first measured cell. */
 async function warmUp(
-	sessions: readonly Session[],
+	sessions: readonly Session<MeasuredServer>[],
 	cells: readonly CellPlan[],
 	settings: RunSettings,
 ): Promise<void> {
@@ -103,7 +123,7 @@ async function warmUp(
 	for (const plan of cells) {
 		const request =
 			b === undefined
-				? (a as Session).request(plan, settings.warmup)
+				? (a as Session<MeasuredServer>).request(plan, settings.warmup)
 				: pairedRequest(a as Session, b, plan, settings.warmup);
 		await settings.generator.run(request);
 	}
@@ -118,7 +138,7 @@ interface Measured {
 }
 
 async function measureCell(
-	session: Session,
+	session: Session<MeasuredServer>,
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
@@ -144,8 +164,8 @@ async function measureCell(
  * and raw file, as if measured alone), and the pair its per-pair differences.
  */
 async function measurePair(
-	a: Session,
-	b: Session,
+	a: Session<MeasuredServer>,
+	b: Session<MeasuredServer>,
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
@@ -186,7 +206,7 @@ async function measurePair(
 }
 
 async function cellOf(
-	session: Session,
+	session: Session<MeasuredServer>,
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
@@ -195,7 +215,7 @@ async function cellOf(
 	measured: Measured,
 ): Promise<Cell> {
 	const { server } = session;
-	const name = `${server.runtime}${serverSuffix(session.variant)}-${plan.model}-c${plan.concurrency}-r${round}`;
+	const name = `${server.runtime}${serverSuffix(session.variant)}-${fileSafe(plan.model)}-c${plan.concurrency}-r${round}`;
 	return {
 		runtime: server.runtime,
 		model: plan.model,
@@ -214,9 +234,14 @@ async function cellOf(
 			plan.model,
 		),
 		serverCpuMs: measured.cpuMs,
+		generatorCpu: result.cpu ?? null,
 		rawFile: writeRawCsv(settings.outDir, name, measured.samples),
 	};
 }
+
+/** A model as part of a file name: a target's model is its URL path ("/predict" -> "predict"). */
+const fileSafe = (model: string): string =>
+	model.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "_") || "root";
 
 async function inferTiming(
 	request: LoadRequest,
@@ -224,7 +249,7 @@ async function inferTiming(
 	readsServerTiming: boolean,
 	model: string,
 ): Promise<Cell["infer"]> {
-	if (model === FLOOR) return { medianMs: null, count: 0, source: "none" };
+	if (isFloor(model)) return { medianMs: null, count: 0, source: "none" };
 	if (readsServerTiming) {
 		const values = samples.flatMap((s) => (s.inferMs === null ? [] : [s.inferMs]));
 		return { medianMs: median(values), count: values.length, source: "loadgen" };

@@ -2,11 +2,15 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { isPeer, PEER_READY_PATH, PEER_SETUP, type PeerName, peerCommand } from "./peers.ts";
 import { type TreeMemory, treeCpuMs, treeMemory } from "./proc-stats.ts";
 import { exited, isAlive, runCollect, signalGroup, spawnGroup } from "./processes.ts";
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
+
+/** What the bench can start: our service on one of the runtimes, or a peer (peers.ts). */
+export type ServerProgram = RuntimeName | PeerName;
 
 export class ServerError extends Error {}
 
@@ -117,7 +121,7 @@ export class RunningServer {
 	private lastProcesses: number | null = null;
 	private sampler: ReturnType<typeof setInterval> | undefined;
 
-	readonly runtime: RuntimeName;
+	readonly runtime: ServerProgram;
 	readonly child: ChildProcess;
 	readonly pid: number;
 	readonly port: number;
@@ -125,7 +129,7 @@ export class RunningServer {
 	readonly workers: number;
 
 	constructor(
-		runtime: RuntimeName,
+		runtime: ServerProgram,
 		child: ChildProcess,
 		pid: number,
 		port: number,
@@ -180,6 +184,11 @@ export class RunningServer {
 
 	get baseUrl(): string {
 		return `http://127.0.0.1:${this.port}`;
+	}
+
+	/** False once the process has exited or been killed. */
+	get running(): boolean {
+		return this.child.exitCode === null && this.child.signalCode === null;
 	}
 
 	lastOutput(): string {
@@ -239,12 +248,25 @@ export class RunningServer {
 	}
 }
 
-/** Starts a server and resolves once /ready answers 200; on any failure no process is left. */
+/** The command and readiness path of a program: our entry point's /ready, or a peer's own. */
+function programCommand(
+	program: ServerProgram,
+	root: string,
+): { command: string; args: string[]; readyPath: string } {
+	if (isPeer(program))
+		return { ...peerCommand(program, root), readyPath: PEER_READY_PATH[program] };
+	return { ...serverCommand(program, root), readyPath: "/ready" };
+}
+
+/**
+ * Starts a server and resolves once its ready path answers 200 (our /ready, a peer's /health); on
+ * any failure no process is left.
+ */
 export async function startServer(
-	runtime: RuntimeName,
+	runtime: ServerProgram,
 	options: StartOptions,
 ): Promise<RunningServer> {
-	const { command, args } = serverCommand(runtime, options.root);
+	const { command, args, readyPath } = programCommand(runtime, options.root);
 	const [cmd, argv] = options.cpuList
 		? ["taskset", ["-c", options.cpuList, command, ...args]]
 		: [command, args];
@@ -256,6 +278,8 @@ export async function startServer(
 		PORT: String(options.port),
 		HOST: "127.0.0.1",
 		WORKERS: String(workers),
+		// The floor-post cell's route (src/api/bench-routes.ts), which production never mounts.
+		BENCH_ROUTES: "1",
 	};
 	const spawnedAt = performance.now();
 	const child = spawnGroup(cmd, argv, {
@@ -265,11 +289,13 @@ export async function startServer(
 	});
 	const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
 	if (child.pid === undefined) {
-		throw new ServerError(`${runtime}: cannot start ${cmd}: ${(await spawnError).message}`);
+		// A peer's interpreter may be missing altogether: say where its setup is.
+		const hint = isPeer(runtime) ? ` (see ${PEER_SETUP[runtime]})` : "";
+		throw new ServerError(`${runtime}: cannot start ${cmd}: ${(await spawnError).message}${hint}`);
 	}
 	const server = new RunningServer(runtime, child, child.pid, options.port, spawnedAt, workers);
 	try {
-		await waitReady(server, options.readyTimeoutMs, spawnError);
+		await waitReady(server, readyPath, options.readyTimeoutMs, spawnError);
 		return server;
 	} catch (error) {
 		server.stopSampling();
@@ -281,6 +307,7 @@ export async function startServer(
 
 async function waitReady(
 	server: RunningServer,
+	readyPath: string,
 	timeoutMs: number,
 	spawnError: Promise<Error>,
 ): Promise<void> {
@@ -315,7 +342,7 @@ async function waitReady(
 			continue;
 		}
 		try {
-			const response = await fetch(`${server.baseUrl}/ready`, {
+			const response = await fetch(`${server.baseUrl}${readyPath}`, {
 				signal: AbortSignal.timeout(1000),
 			});
 			await response.arrayBuffer();

@@ -4,8 +4,8 @@ import type { MetricsSetting, ProcessRecord } from "./results.ts";
 import {
 	freePort,
 	type RunningServer,
-	type RuntimeName,
 	ServerError,
+	type ServerProgram,
 	type StopResult,
 	startServer,
 } from "./runtimes.ts";
@@ -32,12 +32,24 @@ export interface ServerVariant {
 }
 
 /** "node x2" for two workers, "node metrics=off" without metrics, "node" with the defaults. */
-export const serverName = (runtime: RuntimeName, { workers, metrics }: ServerVariant): string =>
+export const serverName = (runtime: string, { workers, metrics }: ServerVariant): string =>
 	`${runtime}${workers === 1 ? "" : ` x${workers}`}${metrics === "off" ? " metrics=off" : ""}`;
 
+/** What measuring reads of a server: a RunningServer, or a --target's stand-in (targetSession). */
+export interface MeasuredServer {
+	/** The runtime, peer or target name. */
+	readonly runtime: string;
+	readonly workers: number;
+	readonly baseUrl: string;
+	readonly running: boolean;
+	/** utime+stime so far; null where the bench cannot see the process. */
+	cpuMs(): number | null;
+	lastOutput(): string;
+}
+
 /** A ready server as a bench mode drives it. */
-export interface Session {
-	readonly server: RunningServer;
+export interface Session<S extends MeasuredServer = RunningServer> {
+	readonly server: S;
 	readonly variant: ServerVariant;
 	/** The runtime, with what differs from the defaults ("node x2", "bun metrics=off"). */
 	readonly name: string;
@@ -49,16 +61,16 @@ export interface Session {
 	assertAlive(during: string): void;
 }
 
-function session(
-	server: RunningServer,
+function session<S extends MeasuredServer>(
+	server: S,
 	variant: ServerVariant,
 	name: string,
 	settings: ServerSettings,
-): Session {
+): Session<S> {
 	const target = (plan: CellPlan) => ({
 		method: plan.method,
 		url: `${server.baseUrl}${plan.path}`,
-		body: plan.method === "POST" ? settings.body : "",
+		body: plan.method === "POST" ? (plan.body ?? settings.body) : "",
 	});
 	return {
 		server,
@@ -70,7 +82,7 @@ function session(
 			return {
 				url: target(plan).url,
 				method: plan.method,
-				body: post ? settings.body : undefined,
+				body: post ? (plan.body ?? settings.body) : undefined,
 				contentType: post ? "application/json" : undefined,
 				requests,
 				concurrency: plan.concurrency,
@@ -79,7 +91,7 @@ function session(
 			};
 		},
 		assertAlive(during) {
-			if (server.child.exitCode !== null || server.child.signalCode !== null) {
+			if (!server.running) {
 				throw new ServerError(`${name} server died during ${during}: ${server.lastOutput()}`);
 			}
 		},
@@ -99,7 +111,7 @@ interface Served<T> {
  * grace before the error goes on, so no server outlives a failed bench.
  */
 export async function withServer<T>(
-	runtime: RuntimeName,
+	runtime: ServerProgram,
 	{ workers, metrics }: ServerVariant,
 	where: { round: number; tag: string },
 	settings: ServerSettings,
@@ -138,7 +150,7 @@ export async function withServer<T>(
  * up at once, to `use`, then stops them in reverse order. Process records come in start order.
  */
 export async function withServers<T>(
-	runtime: RuntimeName,
+	runtime: ServerProgram,
 	variants: readonly ServerVariant[],
 	where: { round: number; tag: string },
 	settings: ServerSettings,
@@ -159,6 +171,30 @@ export async function withServers<T>(
 		};
 	};
 	return nest(0, []);
+}
+
+/**
+ * A --target's session: nothing is started or stopped, so there is no process to record or read
+ * CPU from; its cells' requests go to `origin` plus each cell's path.
+ */
+export async function withTarget<T>(
+	name: string,
+	origin: string,
+	settings: ServerSettings,
+	use: (session: Session<MeasuredServer>) => Promise<T>,
+): Promise<{ result: T; processes: ProcessRecord[] }> {
+	const server: MeasuredServer = {
+		runtime: name,
+		workers: 1,
+		baseUrl: origin,
+		running: true,
+		cpuMs: () => null,
+		lastOutput: () => "(not started by the bench)",
+	};
+	return {
+		result: await use(session(server, { workers: 1, metrics: null }, name, settings)),
+		processes: [],
+	};
 }
 
 function processRecord(

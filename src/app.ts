@@ -1,12 +1,19 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireBearer } from "./api/auth.ts";
+import { benchRoutes } from "./api/bench-routes.ts";
 import { docsRoutes } from "./api/docs.ts";
 import { ApiError } from "./api/errors.ts";
 import { countHttpRequests, markedRoute, metricsRoute } from "./api/metrics.ts";
 import { isProtocolPath, serveOpenApiDocument } from "./api/openapi.ts";
 import { logRequests } from "./api/request-log.ts";
 import { createResponder, documentHeaders } from "./api/respond.ts";
-import { apiRoutes, mountRoutes, PROTECTED_PATHS, rejectOtherMethods } from "./api/routes.ts";
+import {
+	type ApiRoute,
+	apiRoutes,
+	mountRoutes,
+	PROTECTED_PATHS,
+	rejectOtherMethods,
+} from "./api/routes.ts";
 import type { InferLimits } from "./api/v2/infer.ts";
 import { protocolRoutes } from "./api/v2/routes.ts";
 import { V2_DEFAULTS } from "./config.ts";
@@ -24,6 +31,8 @@ export interface AppOptions {
 	metrics?: boolean;
 	/** Bounds on an Open Inference Protocol request (V2_MAX_BODY_BYTES, V2_MAX_ELEMENTS). */
 	v2?: InferLimits;
+	/** Mount the bench's own routes (BENCH_ROUTES=1): never in production. */
+	benchRoutes?: boolean;
 }
 
 /** An error in the shape its route's API uses: the protocol's on /v2, the envelope elsewhere. */
@@ -43,6 +52,7 @@ export function createApp(
 		isDraining = () => false,
 		metrics: withMetrics = false,
 		v2 = V2_DEFAULTS,
+		benchRoutes: withBenchRoutes = false,
 	}: AppOptions,
 ): OpenAPIHono {
 	const app = new OpenAPIHono();
@@ -63,10 +73,14 @@ export function createApp(
 		...protocolRoutes(registry, v2, respond, metrics),
 	];
 	if (metrics) routes.push(metricsRoute(metrics, isDraining));
-	const methodsByPath = mountRoutes(
-		app,
-		metrics ? routes.map((route) => markedRoute(route, metrics.http)) : routes,
-	);
+	const marked = (list: ApiRoute[]) =>
+		metrics ? list.map((route) => markedRoute(route, metrics.http)) : list;
+	const methodsByPath = mountRoutes(app, marked(routes));
+	if (withBenchRoutes) {
+		// Counted like /health, so floor and floor-post pay the same for metrics; not documented.
+		const bench = mountRoutes(app, marked(benchRoutes(respond)), { documented: false });
+		for (const [path, methods] of bench) methodsByPath.set(path, methods);
+	}
 
 	// The two generated documents are not on the hot path: a header middleware is fine there.
 	for (const path of ["/openapi.json", "/docs"]) app.use(path, documentHeaders(isDraining));

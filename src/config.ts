@@ -52,6 +52,7 @@ const ConfigSchema = z.object({
 	METRICS: z.enum(METRICS_VALUES, { error: 'must be "on" or "off"' }).default("on"),
 	V2_MAX_BODY_BYTES: positiveWhole(2 ** 30).default(V2_DEFAULTS.maxBodyBytes),
 	V2_MAX_ELEMENTS: positiveWhole(2 ** 28).default(V2_DEFAULTS.maxElements),
+	BENCH_ROUTES: z.enum(["0", "1"], { error: 'must be "1" or "0"' }).default("0"),
 });
 
 export interface Config {
@@ -66,6 +67,8 @@ export interface Config {
 	metrics: boolean;
 	/** Open Inference Protocol bounds: the largest /infer body, and tensor elements per request. */
 	v2: { maxBodyBytes: number; maxElements: number };
+	/** The bench's own routes (POST /bench/floor-post), for `npm run bench` only. */
+	benchRoutes: boolean;
 }
 
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
@@ -120,5 +123,6 @@ export function loadConfig(
 		workers,
 		metrics: c.METRICS === "on",
 		v2: { maxBodyBytes: c.V2_MAX_BODY_BYTES, maxElements: c.V2_MAX_ELEMENTS },
+		benchRoutes: c.BENCH_ROUTES === "1",
 	};
 }

@@ -12,6 +12,7 @@ describe("loadConfig", () => {
 			workers: 1,
 			metrics: true,
 			v2: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 1024 * 1024 },
+			benchRoutes: false,
 		});
 	});
 
@@ -27,6 +28,7 @@ describe("loadConfig", () => {
 			workers: 1,
 			metrics: true,
 			v2: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 1024 * 1024 },
+			benchRoutes: false,
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
 	});
@@ -64,6 +66,16 @@ test("METRICS: on (the default) or off, nothing else", () => {
 	for (const bad of ["OFF", "false", "0", "yes"]) {
 		expect(() => loadConfig({ METRICS: bad })).toThrow(
 			`invalid METRICS="${bad}": must be "on" or "off"`,
+		);
+	}
+});
+
+test("BENCH_ROUTES: 0 (the default) or 1, nothing else", () => {
+	expect(loadConfig({ BENCH_ROUTES: "1" }).benchRoutes).toBe(true);
+	expect(loadConfig({ BENCH_ROUTES: "0" }).benchRoutes).toBe(false);
+	for (const bad of ["on", "true", "2", "yes"]) {
+		expect(() => loadConfig({ BENCH_ROUTES: bad })).toThrow(
+			`invalid BENCH_ROUTES="${bad}": must be "1" or "0"`,
 		);
 	}
 });

@@ -51,6 +51,8 @@ export interface WorkerOutput {
 	samples: number[];
 	/** `errors` split by target. */
 	targetErrors: number[];
+	/** This process's utime+stime over the measured phase (warm-up excluded), µs. */
+	cpuUs: number;
 }
 
 /** Numbers per sample in WorkerOutput.samples. */
@@ -342,6 +344,8 @@ function runPhase(
 	});
 }
 
+const cpuTotalUs = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+
 /**
  * The warm-up runs on the same connections as the measured requests, so those include neither
  * connection setup nor this process's own cold start (its first requests run unoptimised code).
@@ -372,6 +376,7 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 	);
 	try {
 		if (config.warmup > 0) await runPhase(lanes, targets.length, alternate, config.warmup, false);
+		const cpuBefore = process.cpuUsage();
 		const measured = await runPhase(
 			lanes,
 			targets.length,
@@ -386,6 +391,7 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 			errorMessages: [...measured.errorMessages].slice(0, 5),
 			samples: measured.samples,
 			targetErrors: measured.targetErrors,
+			cpuUs: cpuTotalUs(process.cpuUsage(cpuBefore)),
 		};
 	} finally {
 		for (const lane of lanes) lane.close();

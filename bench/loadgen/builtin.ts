@@ -69,6 +69,9 @@ export class BuiltinGenerator implements LoadGenerator {
 			wallUs: output.wallUs,
 			generator: this.info,
 			readsServerTiming: true,
+			// Measured by the worker itself over its measured phase: the process's own start-up and
+			// warm-up, which a wrapper would count, are not part of the cell.
+			cpu: output.wallUs > 0 ? { cpuMs: output.cpuUs / 1000, wallMs: output.wallUs / 1000 } : null,
 		};
 	}
 }

@@ -1,6 +1,8 @@
 import { findOnPath, runCollect } from "../processes.ts";
 import { wallUsOf } from "../stats.ts";
+import { runMeasured } from "./cpu.ts";
 import type {
+	GeneratorCpu,
 	GeneratorInfo,
 	LoadGenerator,
 	LoadRequest,
@@ -180,7 +182,8 @@ class OhaGenerator implements LoadGenerator {
 			await this.once({ ...counted, requests: Math.max(warmup, request.concurrency) });
 		}
 		if (request.durationMs !== undefined) {
-			const { summary, errors, wallUs } = parseOhaJson(await this.exec(request));
+			const { stdout, cpu } = await this.exec(request);
+			const { summary, errors, wallUs } = parseOhaJson(stdout);
 			return {
 				samples: [],
 				errors,
@@ -188,32 +191,37 @@ class OhaGenerator implements LoadGenerator {
 				generator: this.info,
 				readsServerTiming: false,
 				summary,
+				cpu,
 			};
 		}
-		const samples = await this.once(request);
+		const { samples, cpu } = await this.once(request);
 		return {
 			samples,
 			errors: Math.max(0, request.requests - samples.length),
 			wallUs: wallUsOf(samples),
 			generator: this.info,
 			readsServerTiming: false,
+			cpu,
 		};
 	}
 
-	private async once(request: LoadRequest): Promise<Sample[]> {
-		return parseOhaCsv(await this.exec(request));
+	private async once(
+		request: LoadRequest,
+	): Promise<{ samples: Sample[]; cpu: GeneratorCpu | null }> {
+		const { stdout, cpu } = await this.exec(request);
+		return { samples: parseOhaCsv(stdout), cpu };
 	}
 
-	private async exec(request: LoadRequest): Promise<string> {
+	private async exec(request: LoadRequest): Promise<{ stdout: string; cpu: GeneratorCpu | null }> {
 		const args = ohaArgs(request);
 		const [command, argv] = request.cpuList
 			? ["taskset", ["-c", request.cpuList, this.bin, ...args]]
 			: [this.bin, args];
-		const result = await runCollect(command, argv, { env: this.env });
+		const result = await runMeasured(command, argv, this.env);
 		if (result.code !== 0) {
 			const why = result.stderr.trim().split("\n").at(-1) ?? "";
 			throw new OhaError(`oha exited with ${result.code ?? result.signal}: ${why}`);
 		}
-		return result.stdout;
+		return { stdout: result.stdout, cpu: result.cpu };
 	}
 }

@@ -16,6 +16,20 @@ export interface GeneratorInfo {
 	version: string;
 }
 
+/** The CPU a generator process used over a run (loadgen/cpu.ts; the built-in worker's own). */
+export interface GeneratorCpu {
+	/** utime+stime of the generator process, ms. */
+	cpuMs: number;
+	/** Wall time over which it was spent, ms. */
+	wallMs: number;
+}
+
+/** CPU as a percentage of one core over the wall time; null without both. */
+export function cpuPercent(cpu: GeneratorCpu | null | undefined): number | null {
+	if (!cpu || cpu.wallMs <= 0) return null;
+	return (cpu.cpuMs / cpu.wallMs) * 100;
+}
+
 export interface LoadRequest {
 	url: string;
 	method: "GET" | "POST";
@@ -67,6 +81,8 @@ export interface LoadResult {
 	readsServerTiming: boolean;
 	/** Set when `samples` is empty because the generator only reported totals. */
 	summary?: LoadSummary;
+	/** The generator's own CPU over the measured run (warm-up excluded); null when unreadable. */
+	cpu?: GeneratorCpu | null;
 }
 
 export interface LoadGenerator {

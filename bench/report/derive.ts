@@ -1,7 +1,10 @@
+import { cpuPercent } from "../loadgen/types.ts";
 import { balancedDiffMs } from "../paired.ts";
 import {
 	type Cell,
 	FLOOR,
+	FLOOR_POST,
+	isFloor,
 	type MetricsSetting,
 	metricsOf,
 	type Pair,
@@ -51,10 +54,22 @@ export interface Row {
 	rpsRange: Range;
 	/** p50 minus the p50 of the same machine, runtime, workers, metrics and concurrency's floor row. */
 	p50OverFloorMs: number | null;
+	/**
+	 * p50 minus that of the same server's floor-post row (a POST of the same body, read and
+	 * answered with a constant): what our code adds once the body is received. Null for the floors.
+	 */
+	p50OverFloorPostMs: number | null;
 	/** Requests without a response and non-2xx responses, summed over the rounds. */
 	errors: number;
 	non2xx: [code: string, count: number][];
+	/** The load generator's CPU, % of one core over the run, median over the rounds; null if unrecorded. */
+	genCpuPct: number | null;
+	/** Some round's generator ran at or above GENERATOR_BOUND_PCT: the generator may have been the limit. */
+	generatorBound: boolean;
 }
+
+/** A generator at or above this share of one core is taken as the bottleneck of its cell. */
+export const GENERATOR_BOUND_PCT = 90;
 
 /** One runtime (and workers and metrics value, machine) over its server processes, one per round. */
 export interface ServerRow {
@@ -257,10 +272,21 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			p50Range: rangeOf(stat((s) => s.p50Ms)),
 			rpsRange: rangeOf(rps) ?? { min: 0, max: 0 },
 			p50OverFloorMs: null,
+			p50OverFloorPostMs: null,
 			errors: cells.reduce((sum, c) => sum + c.stats.errors, 0),
 			non2xx: summedNon2xx(cells),
+			...generatorLoad(cells),
 		};
 	});
+}
+
+/** Per round the generator's CPU %; a row is bound when any round was (the conservative side). */
+function generatorLoad(cells: readonly Cell[]): Pick<Row, "genCpuPct" | "generatorBound"> {
+	const pcts = present(cells.map((c) => cpuPercent(c.generatorCpu)));
+	return {
+		genCpuPct: median(pcts),
+		generatorBound: pcts.some((p) => p >= GENERATOR_BOUND_PCT),
+	};
 }
 
 function summedNon2xx(cells: readonly Cell[]): [string, number][] {
@@ -276,12 +302,18 @@ function summedNon2xx(cells: readonly Cell[]): [string, number][] {
 function withFloor(rows: Row[]): Row[] {
 	const key = (r: Row) =>
 		JSON.stringify([r.machine, r.runtime, r.workers, r.metrics, r.concurrency]);
-	const floors = new Map(rows.filter((r) => r.model === FLOOR).map((r) => [key(r), r.p50Ms]));
-	return rows.map((row) => {
-		const floor = row.model === FLOOR ? null : (floors.get(key(row)) ?? null);
-		const over = floor !== null && row.p50Ms !== null ? row.p50Ms - floor : null;
-		return { ...row, p50OverFloorMs: over };
-	});
+	const p50s = (model: string) =>
+		new Map(rows.filter((r) => r.model === model).map((r) => [key(r), r.p50Ms]));
+	const floors = p50s(FLOOR);
+	const floorPosts = p50s(FLOOR_POST);
+	const over = (row: Row, base: number | null | undefined) =>
+		base === null || base === undefined || row.p50Ms === null ? null : row.p50Ms - base;
+	// floor-post over floor is the runtime's charge for receiving the body: shown on its row.
+	return rows.map((row) => ({
+		...row,
+		p50OverFloorMs: row.model === FLOOR ? null : over(row, floors.get(key(row))),
+		p50OverFloorPostMs: isFloor(row.model) ? null : over(row, floorPosts.get(key(row))),
+	}));
 }
 
 function serverRows(sources: readonly Source[]): ServerRow[] {

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { derive } from "./derive.ts";
 import { markdownReport } from "./markdown.ts";
+import { loadCurves, percentileChart } from "./percentiles.ts";
 import type { Source } from "./sources.ts";
 import { latencyChart, rssChart, throughputChart } from "./svg.ts";
 import {
@@ -37,6 +38,10 @@ export function renderReport(sources: readonly Source[]): Rendered {
 			title: "Latency by runtime and model",
 			svg: latencyChart(rows, sources),
 		});
+		// Only from folders whose raw/ CSVs are there: results.json alone holds a few percentiles.
+		const percentiles = percentileChart(loadCurves(sources), sources, rows);
+		if (percentiles)
+			charts.push({ file: "percentiles.svg", title: "Latency by percentile", svg: percentiles });
 		const throughput = throughputChart(rows, sources);
 		if (throughput)
 			charts.push({

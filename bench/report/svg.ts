@@ -1,182 +1,219 @@
-import { FLOOR } from "../results.ts";
 import type { Row } from "./derive.ts";
+import { type Source, severalWorkers } from "./sources.ts";
 import {
-	metricsLabel,
-	modelOrder,
-	runtimeOrder,
-	type Source,
-	severalMetrics,
-	severalWorkers,
-} from "./sources.ts";
+	chartGroups,
+	colorOf,
+	escapeXml,
+	fmtTick,
+	groupTitle,
+	inGroup,
+	type LegendEntry,
+	legend,
+	legendWidth,
+	logAxis,
+	modelLabel,
+	niceMax,
+	num,
+	seriesKey,
+	seriesOf,
+	svgDocument,
+	textWidth,
+	yAxis,
+} from "./svg-kit.ts";
 
 /** Standalone SVG charts: no scripts, no external fonts or styles, so any viewer renders them. */
 
-const COLORS = [
-	"#1f77b4",
-	"#ff7f0e",
-	"#2ca02c",
-	"#d62728",
-	"#9467bd",
-	"#8c564b",
-	"#e377c2",
-	"#7f7f7f",
-];
-
-const escapeXml = (text: string): string =>
-	text.replace(
-		/[<>&"']/g,
-		(c) => `&${{ "<": "lt", ">": "gt", "&": "amp", '"': "quot", "'": "apos" }[c]};`,
-	);
-
-const num = (n: number) => (Math.round(n * 100) / 100).toString();
-
-function niceMax(value: number): number {
-	if (!(value > 0)) return 1;
-	const magnitude = 10 ** Math.floor(Math.log10(value));
-	for (const step of [1, 2, 2.5, 5, 10]) {
-		if (step * magnitude >= value) return step * magnitude;
-	}
-	return 10 * magnitude;
-}
-
-function svgDocument(width: number, height: number, title: string, body: string[]): string {
-	return [
-		`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
-		`<title>${escapeXml(title)}</title>`,
-		`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-		`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
-		...body,
-		"</svg>",
-		"",
-	].join("\n");
-}
-
-function yAxis(
-	left: number,
-	top: number,
-	plotH: number,
-	plotW: number,
-	max: number,
-	label: string,
-): string[] {
-	const out: string[] = [];
-	for (let i = 0; i <= 5; i++) {
-		const value = (max * i) / 5;
-		const y = top + plotH - (plotH * i) / 5;
-		out.push(
-			`<line x1="${left}" y1="${num(y)}" x2="${left + plotW}" y2="${num(y)}" stroke="#e0e0e0"/>`,
-			`<text x="${left - 6}" y="${num(y + 4)}" text-anchor="end">${escapeXml(fmtTick(value))}</text>`,
-		);
-	}
-	out.push(
-		`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#333"/>`,
-		`<text transform="translate(${left - 62} ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(label)}</text>`,
-	);
-	return out;
-}
-
-function fmtTick(value: number): string {
-	if (value === 0) return "0";
-	if (value >= 100) return value.toFixed(0);
-	if (value >= 1) return value.toFixed(1);
-	return value.toPrecision(2);
-}
-
-function legend(
-	x: number,
-	y: number,
-	entries: { label: string; color: string; dash?: string }[],
-): string[] {
-	return entries.flatMap((entry, i) => {
-		const ly = y + i * 18;
-		return [
-			`<line x1="${x}" y1="${ly}" x2="${x + 24}" y2="${ly}" stroke="${entry.color}" stroke-width="${entry.dash === undefined ? 10 : 2.5}"${entry.dash ? ` stroke-dasharray="${entry.dash}"` : ""}/>`,
-			`<text x="${x + 30}" y="${ly + 4}">${escapeXml(entry.label)}</text>`,
-		];
-	});
-}
-
-/** A row's series: machine, runtime, workers and metrics. */
-const seriesKey = (r: Row) => JSON.stringify([r.machine, r.runtime, r.workers, r.metrics]);
+const GEN_BOUND_NOTE =
+	"generator-bound: the load generator used 90% or more of a core, so the figure is its limit, not the server's";
 
 /**
- * One series per machine, runtime, workers and metrics value ("node x2" when several workers were
- * run, "node metrics=off" when both METRICS values were).
+ * The latency chart's rows: a header per model, then one line per series that has that model (a
+ * peer's stand-in cell named after the peer: "fastapi (mlp)").
  */
-function seriesOf(
+function dotPlotLines(
 	rows: readonly Row[],
 	sources: readonly Source[],
-): { key: string; label: string }[] {
-	const merged = sources.length > 1;
-	const labelWorkers = severalWorkers(rows);
-	const runtimes = runtimeOrder(sources);
-	const labelMetrics = severalMetrics(rows);
-	const workerValues = [...new Set(rows.map((r) => r.workers))].sort((a, b) => a - b);
-	const metricsValues = [...new Set(rows.map((r) => r.metrics))];
-	const out: { key: string; label: string }[] = [];
-	for (const source of sources) {
-		for (const runtime of runtimes) {
-			for (const workers of workerValues) {
-				for (const metrics of metricsValues) {
-					const key = JSON.stringify([source.label, runtime, workers, metrics]);
-					if (!rows.some((r) => seriesKey(r) === key)) continue;
-					const name = `${labelWorkers ? `${runtime} x${workers}` : runtime}${labelMetrics ? ` metrics=${metricsLabel(metrics)}` : ""}`;
-					out.push({ key, label: merged ? `${name} (${source.label})` : name });
-				}
-			}
-		}
+): { model: string; series: { key: string; label: string; color: string }[] }[] {
+	const series = seriesOf(rows, sources).map((s, i) => ({ ...s, color: colorOf(i) }));
+	return chartGroups(sources, rows).map((model) => ({
+		model,
+		series: series.flatMap((s) => {
+			const row = rows.find((r) => inGroup(r, model) && seriesKey(r) === s.key);
+			if (!row) return [];
+			return [row.model === model ? s : { ...s, label: `${s.label} (${row.model})` }];
+		}),
+	}));
+}
+
+const KEY_TEXT = "p99 (each the median over the rounds, as in the tables)";
+const HEADER_H = 22;
+const LINE_H = 18;
+const GROUP_GAP = 8;
+
+/**
+ * p50 and p99 per runtime and model as a dot plot on a log axis, one panel per concurrency level:
+ * p50s from 0.03 ms to several ms all stay readable, and the line from p50 to p99 shows the tail.
+ * (Bars on a linear axis left the p50s as slivers under p99s twenty times their size.)
+ */
+export function latencyChart(rows: readonly Row[], sources: readonly Source[]): string {
+	const levels = [...new Set(rows.map((r) => r.concurrency))].sort((a, b) => a - b);
+	const lines = dotPlotLines(rows, sources);
+	const labelW = Math.max(
+		...lines.map((l) => textWidth(modelLabel(l.model), 12, true)),
+		...lines.flatMap((l) => l.series.map((s) => 18 + textWidth(s.label))),
+	);
+	const left = 16 + labelW + 12;
+	const top = 64;
+	const gapX = 36;
+	const plotH = lines.reduce((h, l) => h + HEADER_H + l.series.length * LINE_H + GROUP_GAP, 0);
+	const values = rows.flatMap((r) => [r.p50Ms, r.p99Ms]).filter((v): v is number => v !== null);
+	const axis = logAxis(Math.min(...values), Math.max(...values));
+	const anyBound = rows.some((r) => r.generatorBound);
+	const title = "Latency by runtime and model: p50 and p99";
+	// The panels widen to whatever the title, key and note need, so nothing runs off the right.
+	const needed = Math.max(
+		textWidth(title, 15, true) + 40,
+		anyBound ? textWidth(GEN_BOUND_NOTE) + 32 : 0,
+		left + 104 + textWidth(KEY_TEXT) + 16,
+	);
+	const panelW = Math.max(380, (needed - left - 24 - (levels.length - 1) * gapX) / levels.length);
+	const width = Math.ceil(left + levels.length * panelW + (levels.length - 1) * gapX + 24);
+	const height = top + plotH + 92 + (anyBound ? 18 : 0);
+	const body = dotPlotLabels(lines, top, left + levels.length * (panelW + gapX) - gapX);
+	levels.forEach((level, i) => {
+		const px = left + i * (panelW + gapX);
+		const x = (ms: number) => px + (panelW * Math.log(ms / axis.lo)) / Math.log(axis.hi / axis.lo);
+		body.push(
+			`<text x="${num(px + panelW / 2)}" y="${top - 12}" text-anchor="middle" font-weight="bold">concurrency ${level}</text>`,
+			...logXAxis(axis, x, top, plotH, "latency (ms, log scale)"),
+			...dotPlotCells(
+				rows.filter((r) => r.concurrency === level),
+				lines,
+				x,
+				top,
+				[px, px + panelW],
+			),
+		);
+	});
+	const keyY = top + plotH + 64;
+	body.push(...dotPlotKey(left, keyY));
+	if (anyBound)
+		body.push(
+			`<text x="16" y="${keyY + 22}" fill="#b00000">${escapeXml(`* ${GEN_BOUND_NOTE}`)}</text>`,
+		);
+	return svgDocument(width, height, title, body);
+}
+
+/** The label column (model headers, a swatch and name per series) and light bands per model. */
+function dotPlotLabels(
+	lines: ReturnType<typeof dotPlotLines>,
+	top: number,
+	right: number,
+): string[] {
+	const out: string[] = [];
+	let y = top;
+	lines.forEach((line, i) => {
+		const h = HEADER_H + line.series.length * LINE_H + GROUP_GAP;
+		if (i % 2 === 0)
+			out.push(`<rect x="8" y="${y}" width="${right - 8}" height="${h}" fill="#f4f4f4"/>`);
+		out.push(
+			`<text x="16" y="${y + 16}" font-weight="bold">${escapeXml(modelLabel(line.model))}</text>`,
+		);
+		line.series.forEach((s, j) => {
+			const ly = y + HEADER_H + j * LINE_H + LINE_H / 2;
+			out.push(
+				`<rect x="20" y="${ly - 5}" width="10" height="10" fill="${s.color}"/>`,
+				`<text x="36" y="${ly + 4}">${escapeXml(s.label)}</text>`,
+			);
+		});
+		y += h;
+	});
+	return out;
+}
+
+/** Vertical gridlines at every 1-2-5 value, labels below the plot, and the axis title. */
+function logXAxis(
+	axis: ReturnType<typeof logAxis>,
+	x: (ms: number) => number,
+	top: number,
+	plotH: number,
+	label: string,
+): string[] {
+	const bottom = top + plotH;
+	const out = axis.minor.map(
+		(t) =>
+			`<line x1="${num(x(t))}" y1="${top}" x2="${num(x(t))}" y2="${bottom}" stroke="${axis.ticks.includes(t) ? "#c8c8c8" : "#e4e4e4"}"/>`,
+	);
+	out.push(
+		...axis.ticks.map(
+			(t) =>
+				`<text x="${num(x(t))}" y="${bottom + 16}" text-anchor="middle">${escapeXml(fmtTick(t))}</text>`,
+		),
+		`<line x1="${num(x(axis.lo))}" y1="${bottom}" x2="${num(x(axis.hi))}" y2="${bottom}" stroke="#333"/>`,
+		`<text x="${num((x(axis.lo) + x(axis.hi)) / 2)}" y="${bottom + 34}" text-anchor="middle">${escapeXml(label)}</text>`,
+	);
+	return out;
+}
+
+/** One panel's markers: a filled dot at p50, an open one at p99, a line between them. */
+function dotPlotCells(
+	rows: readonly Row[],
+	lines: ReturnType<typeof dotPlotLines>,
+	x: (ms: number) => number,
+	top: number,
+	edges: [left: number, right: number],
+): string[] {
+	const out: string[] = [];
+	let y = top;
+	for (const line of lines) {
+		line.series.forEach((s, j) => {
+			const row = rows.find((r) => inGroup(r, line.model) && seriesKey(r) === s.key);
+			const cy = y + HEADER_H + j * LINE_H + LINE_H / 2;
+			if (!row || row.p50Ms === null) return;
+			const p99 = row.p99Ms;
+			const tip = `${s.label} ${row.model}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${p99 === null ? "-" : `${p99.toFixed(3)} ms`}, concurrency ${row.concurrency}${row.generatorBound ? ", generator-bound" : ""}`;
+			out.push(`<g><title>${escapeXml(tip)}</title>`);
+			if (p99 !== null)
+				out.push(
+					`<line x1="${num(x(row.p50Ms))}" y1="${cy}" x2="${num(x(p99))}" y2="${cy}" stroke="${s.color}" stroke-width="2"/>`,
+					`<circle cx="${num(x(p99))}" cy="${cy}" r="4" fill="#ffffff" stroke="${s.color}" stroke-width="2"/>`,
+				);
+			out.push(`<circle cx="${num(x(row.p50Ms))}" cy="${cy}" r="5" fill="${s.color}"/>`);
+			if (row.generatorBound) out.push(boundMark(x(row.p50Ms), x(p99 ?? row.p50Ms), cy, edges));
+			out.push("</g>");
+		});
+		y += HEADER_H + line.series.length * LINE_H + GROUP_GAP;
 	}
 	return out;
 }
 
-/** Bars at p50 with a whisker up to p99, grouped by model, one colour per runtime (and machine). */
-export function latencyChart(rows: readonly Row[], sources: readonly Source[]): string {
-	const lowest = Math.min(...rows.map((r) => r.concurrency));
-	const selected = rows.filter((r) => r.concurrency === lowest);
-	const models = modelOrder(sources).filter((m) => selected.some((r) => r.model === m));
-	const series = seriesOf(selected, sources);
-	const barW = 18;
-	const groupW = Math.max(80, series.length * barW + 30);
-	const left = 70;
-	const top = 40;
-	const plotH = 300;
-	const plotW = Math.max(300, models.length * groupW);
-	const legendW = 190;
-	const width = left + plotW + legendW;
-	const height = top + plotH + 60;
-	const max = niceMax(Math.max(...selected.map((r) => r.p99Ms ?? 0)));
-	const y = (ms: number) => top + plotH - (plotH * ms) / max;
-	const body = yAxis(left, top, plotH, plotW, max, "latency (ms)");
-	models.forEach((model, m) => {
-		const gx = left + m * groupW + (groupW - series.length * barW) / 2;
-		series.forEach((s, i) => {
-			const row = selected.find((r) => r.model === model && seriesKey(r) === s.key);
-			const p50 = row?.p50Ms;
-			const p99 = row?.p99Ms;
-			if (!row || p50 === null || p50 === undefined || p99 === null || p99 === undefined) return;
-			const x = gx + i * barW;
-			const color = COLORS[i % COLORS.length];
-			const cx = x + (barW - 4) / 2;
-			body.push(
-				`<rect x="${num(x)}" y="${num(y(p50))}" width="${barW - 4}" height="${num(top + plotH - y(p50))}" fill="${color}"><title>${escapeXml(`${s.label} ${model}: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`)}</title></rect>`,
-				`<line x1="${num(cx)}" y1="${num(y(p50))}" x2="${num(cx)}" y2="${num(y(p99))}" stroke="#222" stroke-width="1.5"/>`,
-				`<line x1="${num(cx - 4)}" y1="${num(y(p99))}" x2="${num(cx + 4)}" y2="${num(y(p99))}" stroke="#222" stroke-width="1.5"/>`,
-			);
-		});
-		body.push(
-			`<text x="${num(left + m * groupW + groupW / 2)}" y="${top + plotH + 18}" text-anchor="middle">${escapeXml(model === FLOOR ? "floor (/health)" : model)}</text>`,
-		);
-	});
-	body.push(
-		`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`,
-		`<text x="${left + plotW / 2}" y="${top + plotH + 42}" text-anchor="middle">bar: p50, whisker: p99 (concurrency ${lowest})</text>`,
-		...legend(
-			left + plotW + 20,
-			top + 10,
-			series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length] as string })),
-		),
-	);
-	return svgDocument(width, height, "Latency by runtime and model", body);
+/** "generator-bound *" beside a cell's markers: after the ring if it fits, else before the dot. */
+function boundMark(
+	p50x: number,
+	p99x: number,
+	cy: number,
+	[left, right]: [number, number],
+): string {
+	const text = "generator-bound *";
+	const w = textWidth(text, 11);
+	const [x, anchor] =
+		p99x + 8 + w <= right
+			? [p99x + 8, "start"]
+			: p50x - 8 - w >= left
+				? [p50x - 8, "end"]
+				: [right - 4, "end"];
+	return `<text x="${num(x)}" y="${cy + 4}" text-anchor="${anchor}" fill="#b00000" font-size="11">${text}</text>`;
+}
+
+/** What the markers mean. */
+function dotPlotKey(x: number, y: number): string[] {
+	return [
+		`<circle cx="${x + 5}" cy="${y - 4}" r="5" fill="#555"/>`,
+		`<text x="${x + 16}" y="${y}">p50</text>`,
+		`<line x1="${x + 52}" y1="${y - 4}" x2="${x + 92}" y2="${y - 4}" stroke="#555" stroke-width="2"/>`,
+		`<circle cx="${x + 92}" cy="${y - 4}" r="4" fill="#ffffff" stroke="#555" stroke-width="2"/>`,
+		`<text x="${x + 104}" y="${y}">${KEY_TEXT}</text>`,
+	];
 }
 
 /**
@@ -188,7 +225,12 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 	const levels = [...new Set(rows.map((r) => r.concurrency))].sort((a, b) => a - b);
 	if (levels.length < 2) return null;
 	const series = seriesOf(rows, sources);
-	const models = modelOrder(sources).filter((model) => rows.some((r) => r.model === model));
+	const entries: LegendEntry[] = series.map((s, i) => ({
+		label: s.label,
+		color: colorOf(i),
+		dash: "",
+	}));
+	const models = chartGroups(sources, rows);
 	const columns = Math.min(3, models.length);
 	const panelW = Math.max(220, levels.length * 70);
 	const panelH = 180;
@@ -196,10 +238,15 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 	const gapY = 70;
 	const left = 80;
 	const top = 50;
-	const legendW = 200;
-	const width = left + columns * panelW + (columns - 1) * gapX + legendW;
+	const anyBound = rows.some((r) => r.generatorBound);
+	const width = Math.max(
+		left + columns * panelW + (columns - 1) * gapX + 30 + legendWidth(entries) + 16,
+		anyBound ? textWidth(GEN_BOUND_NOTE) + 32 : 0,
+	);
 	const panelRows = Math.ceil(models.length / columns);
-	const height = Math.max(top + panelRows * (panelH + gapY), top + 20 + series.length * 18);
+	const height =
+		Math.max(top + panelRows * (panelH + gapY), top + 20 + series.length * 18) +
+		(anyBound ? 24 : 0);
 	const max = niceMax(Math.max(...rows.map((r) => r.rps)));
 	const body: string[] = [];
 	models.forEach((model, m) => {
@@ -210,7 +257,7 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 			px + 20 + ((panelW - 40) * levels.indexOf(level)) / (levels.length - 1);
 		const y = (rps: number) => py + panelH - (panelH * rps) / max;
 		body.push(
-			`<text x="${num(px + panelW / 2)}" y="${py - 8}" text-anchor="middle" font-weight="bold">${escapeXml(model === FLOOR ? `${FLOOR} (/health)` : model)}</text>`,
+			`<text x="${num(px + panelW / 2)}" y="${py - 8}" text-anchor="middle" font-weight="bold">${escapeXml(groupTitle(model, rows))}</text>`,
 			...yAxis(px, py, panelH, panelW, max, "req/s"),
 			`<line x1="${px}" y1="${py + panelH}" x2="${px + panelW}" y2="${py + panelH}" stroke="#333"/>`,
 			...levels.map(
@@ -219,28 +266,40 @@ export function throughputChart(rows: readonly Row[], sources: readonly Source[]
 			),
 			`<text x="${num(px + panelW / 2)}" y="${py + panelH + 34}" text-anchor="middle">concurrency</text>`,
 		);
-		series.forEach((s, i) => {
-			const points = rows
-				.filter((r) => r.model === model && seriesKey(r) === s.key)
-				.sort((a, b) => a.concurrency - b.concurrency)
-				.map((r) => [x(r.concurrency), y(r.rps)] as const);
-			if (points.length === 0) return;
-			const color = COLORS[i % COLORS.length] as string;
-			body.push(
-				`<polyline points="${points.map(([a, b]) => `${num(a)},${num(b)}`).join(" ")}" fill="none" stroke="${color}" stroke-width="2"/>`,
-				...points.map(([a, b]) => `<circle cx="${num(a)}" cy="${num(b)}" r="3" fill="${color}"/>`),
-			);
-		});
+		body.push(...throughputLines(rows, series, model, x, y));
 	});
-	const legendEntries = series.map((s, i) => ({
-		label: s.label,
-		color: COLORS[i % COLORS.length] as string,
-		dash: "",
-	}));
-	body.push(
-		...legend(left + columns * panelW + (columns - 1) * gapX + 30, top + 10, legendEntries),
-	);
+	body.push(...legend(left + columns * panelW + (columns - 1) * gapX + 30, top + 10, entries));
+	if (anyBound)
+		body.push(
+			`<text x="16" y="${height - 12}" fill="#b00000">${escapeXml(`red ring: ${GEN_BOUND_NOTE}`)}</text>`,
+		);
 	return svgDocument(width, height, "Throughput against concurrency", body);
+}
+
+/** A throughput panel's lines, one per series; a generator-bound point is a red ring. */
+function throughputLines(
+	rows: readonly Row[],
+	series: readonly { key: string }[],
+	model: string,
+	x: (level: number) => number,
+	y: (rps: number) => number,
+): string[] {
+	return series.flatMap((s, i) => {
+		const points = rows
+			.filter((r) => inGroup(r, model) && seriesKey(r) === s.key)
+			.sort((a, b) => a.concurrency - b.concurrency)
+			.map((r) => ({ px: x(r.concurrency), py: y(r.rps), bound: r.generatorBound }));
+		if (points.length === 0) return [];
+		const color = colorOf(i);
+		return [
+			`<polyline points="${points.map((p) => `${num(p.px)},${num(p.py)}`).join(" ")}" fill="none" stroke="${color}" stroke-width="2"/>`,
+			...points.map((p) =>
+				p.bound
+					? `<circle cx="${num(p.px)}" cy="${num(p.py)}" r="5" fill="#ffffff" stroke="#b00000" stroke-width="2"><title>generator-bound</title></circle>`
+					: `<circle cx="${num(p.px)}" cy="${num(p.py)}" r="3" fill="${color}"/>`,
+			),
+		];
+	});
 }
 
 /** Soak: server RSS (MiB) against seconds of load, one line per runtime (and workers, machine). */
@@ -256,8 +315,12 @@ export function rssChart(sources: readonly Source[]): string | null {
 	const top = 40;
 	const plotH = 300;
 	const plotW = 520;
-	const legendW = 200;
-	const width = left + plotW + legendW;
+	const entries: LegendEntry[] = runs.map(({ source, run }, i) => {
+		const name = labelWorkers ? `${run.runtime} x${run.workers}` : run.runtime;
+		const label = `${merged ? `${name} (${source.label})` : name} ${run.pass ? "PASS" : "FAIL"}`;
+		return { label, color: colorOf(i), dash: "" };
+	});
+	const width = left + plotW + 20 + legendWidth(entries) + 16;
 	const height = top + plotH + 60;
 	const maxT = Math.max(...runs.flatMap(({ run }) => run.rss.map((p) => p.tMs)), mark) / 1000;
 	const maxX = niceMax(maxT);
@@ -275,16 +338,12 @@ export function rssChart(sources: readonly Source[]): string | null {
 		`<line x1="${num(x(mark / 1000))}" y1="${top}" x2="${num(x(mark / 1000))}" y2="${top + plotH}" stroke="#999" stroke-dasharray="4 3"/>`,
 		`<text x="${num(x(mark / 1000) + 4)}" y="${top + 12}" fill="#666">mark</text>`,
 	);
-	const entries: { label: string; color: string; dash: string }[] = [];
-	runs.forEach(({ source, run }, i) => {
-		const color = COLORS[i % COLORS.length] as string;
-		const name = labelWorkers ? `${run.runtime} x${run.workers}` : run.runtime;
-		const label = `${merged ? `${name} (${source.label})` : name} ${run.pass ? "PASS" : "FAIL"}`;
+	runs.forEach(({ run }, i) => {
+		const { label, color } = entries[i] as LegendEntry;
 		const points = run.rss.map((p) => `${num(x(p.tMs / 1000))},${num(y(p.kib / 1024))}`);
 		body.push(
 			`<polyline points="${points.join(" ")}" fill="none" stroke="${color}" stroke-width="2"><title>${escapeXml(label)}</title></polyline>`,
 		);
-		entries.push({ label, color, dash: "" });
 	});
 	body.push(
 		`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`,

@@ -1,8 +1,15 @@
-import type { MetricsSetting } from "../results.ts";
-import type { MetricsCost, MetricsCostSummary, Row, ServerRow } from "./derive.ts";
+import { FLOOR_POST, type MetricsSetting } from "../results.ts";
+import {
+	GENERATOR_BOUND_PCT,
+	type MetricsCost,
+	type MetricsCostSummary,
+	type Row,
+	type ServerRow,
+} from "./derive.ts";
 import {
 	metricsLabel,
 	modelOrder,
+	outsideNotes,
 	runtimeOrder,
 	type Source,
 	severalMetrics,
@@ -115,18 +122,38 @@ function commonNotes(rows: readonly Row[]): Common {
 			`Each row summarises its ${rounds.join(" or ")} rounds: every column is the median of the rounds' values (the mean of the middle two for an even count), except Min and Max, the fastest and slowest request of all rounds. "range" columns give the lowest and highest round.`,
 		);
 	}
+	notes.push(generatorCpuNote(rows, spread));
 	return { notes, mixed, failing, spread };
 }
 
+/** What `gen CPU %` is, and what a generator-bound row means when there is one. */
+function generatorCpuNote(rows: readonly Row[], spread: boolean): string {
+	const what = `"gen CPU %" is the load generator's own utime+stime over its measured run's wall time, as a share of one core ("-" where it was not recorded).`;
+	if (!rows.some((r) => r.generatorBound)) return what;
+	const when = spread ? "had a round whose generator used" : "had a generator using";
+	return `${what} Rows marked "generator-bound" ${when} ${GENERATOR_BOUND_PCT}% of a core or more: the generator, not the server, may have set their latency and req/s, so read them as a bound on the server, not a measure of it.`;
+}
+
+/** "37", "97 (generator-bound)", or "-" for results that did not record it. */
+const genCpu = (row: Row): string =>
+	row.genCpuPct === null
+		? "-"
+		: `${row.genCpuPct.toFixed(0)}${row.generatorBound ? " (generator-bound)" : ""}`;
+
 /** The columns every latency-like table ends with, when they apply. */
 const tail = (c: Common, row: Row): string[] => [
+	genCpu(row),
 	...(c.mixed ? [row.generators.join("; ")] : []),
 	...(c.failing ? [problems(row)] : []),
 ];
 const tailHeaders = (c: Common): string[] => [
+	"gen CPU %",
 	...(c.mixed ? ["generator"] : []),
 	...(c.failing ? ["problems"] : []),
 ];
+
+const FLOOR_POST_NOTE =
+	'"floor-post" POSTs the same body to a bench-only route (BENCH_ROUTES=1) that reads it whole and answers a constant: its "p50 over floor" is what the runtime charges for receiving a body, and a model\'s "p50 over floor-post" is what our code adds once the body is in (parsing, validation, preprocessing, the model, the answer).';
 
 /** The main latency tables: lowest concurrency only; the sweep has its own table. */
 export function latencyTable(
@@ -145,6 +172,7 @@ export function latencyTable(
 	const merged = sources.length > 1;
 	const variant = variantColumns(rows);
 	const common = commonNotes(selected);
+	const withPost = selected.some((r) => r.model === FLOOR_POST);
 	const runtimeCols = ["runtime", ...variant.headers];
 	const first = by === "runtime" ? [...runtimeCols, "model"] : ["model", ...runtimeCols];
 	const headers = [
@@ -161,6 +189,7 @@ export function latencyTable(
 		"req/s",
 		...(common.spread ? ["req/s range"] : []),
 		"p50 over floor ms",
+		...(withPost ? ["p50 over floor-post ms"] : []),
 		"infer p50 ms",
 		...tailHeaders(common),
 	];
@@ -181,13 +210,16 @@ export function latencyTable(
 			row.rps.toFixed(0),
 			...(common.spread ? [fmtRange(row.rpsRange, 0)] : []),
 			fmtMs(row.p50OverFloorMs),
+			...(withPost ? [fmtMs(row.p50OverFloorPostMs)] : []),
 			fmtMs(row.inferMs, 4),
 			...tail(common, row),
 		];
 	});
 	const notes = [
 		`Concurrency ${lowest}, ${selected[0]?.requests ?? 0} requests per cell. "floor" is GET /health; "p50 over floor" is what the model adds to that runtime's bare HTTP round trip (within noise: it can dip below 0 when the two are close).`,
+		...(withPost ? [FLOOR_POST_NOTE] : []),
 		...common.notes,
+		...outsideNotes(sources),
 	];
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }

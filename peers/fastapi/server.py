@@ -40,7 +40,7 @@ try:
     import numpy as np
     import uvicorn
     import uvloop  # noqa: F401  (likewise for loop="uvloop")
-    from fastapi import FastAPI
+    from fastapi import FastAPI, Request
     from pydantic import BaseModel, confloat, conint
 except ImportError as error:  # present but broken, or a dependency of one is missing
     fail(f"{sys.executable} cannot import {error.name or error}; {INSTALL}")
@@ -170,6 +170,12 @@ def create_app(encode, mlp: Mlp) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # The bench's floor-post: the body read whole, a constant answer, as our BENCH_ROUTES route.
+    @app.post("/bench/floor-post")
+    async def floor_post(request: Request) -> dict[str, str]:
+        await request.body()
         return {"status": "ok"}
 
     return app

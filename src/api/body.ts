@@ -52,7 +52,7 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
  * The server never cuts one off itself: on shutdown it lets the reads under way finish, and
  * parks the requests that come to their body later (see body-reads.ts).
  */
-async function readComplete(request: Request, limit: number): Promise<Uint8Array> {
+export async function readComplete(request: Request, limit: number): Promise<Uint8Array> {
 	if (!bodyReads.begin()) return bodyReads.park();
 	try {
 		return await readBounded(request, limit);

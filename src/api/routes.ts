@@ -120,14 +120,20 @@ export const routePattern = (openApiPath: string): string =>
 	openApiPath.replace(/\{(\w+)\}/g, ":$1");
 
 /**
- * Documents each route and mounts its handler; returns the methods of each mounted path. The
- * request is validated inside the handler (not by a generated validator) so content type, size
- * and JSON errors keep the service's envelope.
+ * Documents each route (unless `documented` is false: the bench's own routes) and mounts its
+ * handler; returns the methods of each mounted path. The request is validated inside the handler
+ * (not by a generated validator) so content type, size and JSON errors keep the service's envelope.
  */
-export function mountRoutes(app: OpenAPIHono, routes: readonly ApiRoute[]): Map<string, string[]> {
+export function mountRoutes(
+	app: OpenAPIHono,
+	routes: readonly ApiRoute[],
+	{ documented = true }: { documented?: boolean } = {},
+): Map<string, string[]> {
 	const methodsByPath = new Map<string, string[]>();
 	for (const { config, handler } of routes) {
-		app.openAPIRegistry.registerPath(withSharedResponses(config, needsToken(config.path)));
+		if (documented) {
+			app.openAPIRegistry.registerPath(withSharedResponses(config, needsToken(config.path)));
+		}
 		const path = routePattern(config.path);
 		const method = config.method.toUpperCase();
 		app.on(method, path, handler);

@@ -116,6 +116,7 @@ async function serve(
 		isDraining: () => stopping,
 		metrics: config.metrics,
 		v2: config.v2,
+		benchRoutes: config.benchRoutes,
 	});
 	try {
 		listener = await runtime.listen(app, config, { reusePort: config.workers > 1 });

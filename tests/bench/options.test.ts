@@ -1,15 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { DEFAULTS, MODELS, parseOptions, UsageError } from "../../bench/options.ts";
 import { buildPlan, cellPlan } from "../../bench/plan.ts";
-import { FLOOR } from "../../bench/results.ts";
+import { FLOOR, FLOOR_POST } from "../../bench/results.ts";
 import { denoRunFlags, serverCommand } from "../../bench/runtimes.ts";
 import { ROOT } from "./helpers.ts";
 
 describe("options", () => {
-	test("defaults: every runtime, every model plus the floor", () => {
+	test("defaults: every runtime, every model plus both floors", () => {
 		const o = parseOptions([]);
 		expect(o.runtimes).toEqual(["node", "bun", "deno"]);
-		expect(o.models).toEqual([...MODELS, FLOOR]);
+		expect(o.models).toEqual([...MODELS, FLOOR, FLOOR_POST]);
 		expect(o).toMatchObject({
 			requests: 1000,
 			concurrency: [1],

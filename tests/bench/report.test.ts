@@ -176,6 +176,7 @@ describe("row derivation: each statistic over the rounds", () => {
 			"6640–14100",
 			"0.090",
 			"0.0200",
+			"-",
 		]);
 		const notes = table.notes.join(" ");
 		expect(notes).toContain("every column is the median of the rounds' values");
@@ -225,6 +226,7 @@ describe("tables", () => {
 			"req/s range",
 			"p50 over floor ms",
 			"infer p50 ms",
+			"gen CPU %",
 		]);
 		expect(table.rows.map((r) => `${r[0]}/${r[1]}`)).toEqual([
 			"node/mlp-onnx",
@@ -249,8 +251,10 @@ describe("tables", () => {
 			"1875–2500",
 			"0.300",
 			"0.0500",
+			"-",
 		]);
-		expect(table.rows[1]?.slice(-2)).toEqual(["-", "-"]);
+		// floor: no "over floor", no infer, and no generator CPU in this older file.
+		expect(table.rows[1]?.slice(-3)).toEqual(["-", "-", "-"]);
 		expect(table.notes.join(" ")).toContain("Each row summarises its 3 rounds");
 		expect(table.notes.join(" ")).not.toContain("mixes load generators");
 	});
@@ -304,6 +308,7 @@ describe("tables", () => {
 			"0.800",
 			"2250",
 			"1875–2500",
+			"-",
 		]);
 		expect(sweep?.rows[1]).toEqual([
 			"node",
@@ -313,6 +318,7 @@ describe("tables", () => {
 			"3.200",
 			"4500",
 			"3750–5000",
+			"-",
 		]);
 		const single = load();
 		single.cells = single.cells.filter((c) => c.concurrency === 1);
@@ -355,7 +361,7 @@ describe("tables", () => {
 		expect(md[2]).toStartWith("| runtime | model | Avg ms |");
 		expect(md[3]).toStartWith("| --- | --- | ---: |");
 		expect(md[4]).toBe(
-			"| node | mlp-onnx | 0.440 | 0.216 | 4.320 | 440.0 | 0.00800 | 0.400 | 0.360–0.480 | 0.800 | 2250 | 1875–2500 | 0.300 | 0.0500 |",
+			"| node | mlp-onnx | 0.440 | 0.216 | 4.320 | 440.0 | 0.00800 | 0.400 | 0.360–0.480 | 0.800 | 2250 | 1875–2500 | 0.300 | 0.0500 | - |",
 		);
 		const text = terminalTable(table).split("\n");
 		expect(text[0]).toBe("By runtime");
@@ -388,16 +394,17 @@ describe("charts", () => {
 	const sources = labelSources([load()]);
 	const { rows } = derive(sources);
 
-	test("latency: standalone SVG with a bar and whisker per runtime and model, and a legend", () => {
+	test("latency: standalone SVG with a p50 dot and p99 ring per runtime, model and level", () => {
 		const svg = latencyChart(rows, sources);
 		expect(svg).toStartWith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ');
 		assertWellFormed(svg);
-		expect(svg.match(/<rect /g)).toHaveLength(5);
+		// 2 runtimes x 2 models x 2 levels, 2 circles each, and the key's 2 (more in svg.test.ts).
+		expect(svg.match(/<circle /g)).toHaveLength(18);
 		expect(svg).toContain("node mlp-onnx: p50 0.400 ms, p99 0.800 ms");
 		expect(svg).toContain(">node</text>");
 		expect(svg).toContain(">bun</text>");
 		expect(svg).toContain(">floor (/health)</text>");
-		expect(svg).toContain(">latency (ms)</text>");
+		expect(svg).toContain(">latency (ms, log scale)</text>");
 	});
 
 	test("throughput: a panel per model, a line per runtime over the concurrency levels", () => {

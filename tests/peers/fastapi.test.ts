@@ -197,6 +197,16 @@ describe.skipIf(!hasPackages)("the FastAPI peer (peers/fastapi)", () => {
 		expect(await response.json()).toEqual({ status: "ok" });
 	});
 
+	test("POST /bench/floor-post reads the body and answers {status: ok}, as our bench route", async () => {
+		const response = await fetch(`${peer.url}/bench/floor-post`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 }),
+		});
+		expect(response.status).toBe(200);
+		expect(await response.json()).toEqual({ status: "ok" });
+	});
+
 	test(`predicts what mlp-ts predicts for ${passengers.length} passengers`, async () => {
 		expect(passengers.length).toBeGreaterThanOrEqual(FIXED.length);
 		const mismatches: string[] = [];

@@ -1,0 +1,177 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findOnPath, runCollect } from "../processes.ts";
+import { wallUsOf } from "../stats.ts";
+import { runMeasured } from "./cpu.ts";
+import type { GeneratorInfo, LoadGenerator, LoadRequest, LoadResult, Sample } from "./types.ts";
+
+/**
+ * nghttp2's h2load in HTTP/1.1 mode, one thread, its `--log-file` read per request: start time
+ * (µs since the epoch), status (-1 for a request that failed), µs from the request being queued
+ * on its connection (after connect) to the end of the response.
+ */
+
+export class H2loadError extends Error {}
+
+/**
+ * h2load 1.52.0's duration mode (-D, with or without --warm-up-time) sent no request at all over
+ * HTTP/1.1 against the bench's servers ("requests: 0 total"), so the soak does not use it.
+ */
+export const H2LOAD_NO_DURATION =
+	"--soak needs a duration mode, and h2load's (-D) sends no requests over HTTP/1.1: use --loadgen builtin or oha";
+
+/** The flags this adapter relies on; an h2load without them is refused by name. */
+const REQUIRED_FLAGS = ["--h1", "--log-file"] as const;
+
+/** "h2load nghttp2/1.52.0" -> "1.52.0"; null when the text has no version. */
+export function parseH2loadVersion(text: string): string | null {
+	return /nghttp2\/(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? null;
+}
+
+/** Files the run reads and writes: the POST body (`-d` takes a file) and the per-request log. */
+interface RunFiles {
+	log: string;
+	body: string;
+}
+
+/**
+ * `--h1 -n N -c C -m 1 -t 1`: N requests over C keep-alive connections, one request in flight per
+ * connection (no pipelining), one thread, so its CPU is one core's worth at most.
+ */
+export function h2loadArgs(request: LoadRequest, files: RunFiles): string[] {
+	if (request.durationMs !== undefined) throw new H2loadError(H2LOAD_NO_DURATION);
+	const args = ["--h1", "-n", String(request.requests)];
+	args.push("-c", String(request.concurrency), "-m", "1", "-t", "1", "--log-file", files.log);
+	if (request.method === "POST") {
+		args.push("-d", files.body, "-H", `content-type: ${request.contentType ?? "application/json"}`);
+	}
+	args.push(request.url);
+	return args;
+}
+
+/**
+ * The log's rows (ordered by end of response) -> samples ordered by start, `startUs` relative to
+ * the first request's start. Rows with status -1 (no response) are counted, not sampled.
+ */
+export function parseH2loadLog(text: string): { samples: Sample[]; failed: number } {
+	const rows: { start: number; status: number; duration: number }[] = [];
+	for (const [i, line] of text.split("\n").entries()) {
+		if (line.trim() === "") continue;
+		const cells = line.split("\t");
+		const [start, status, duration] = cells.map(Number) as [number, number, number];
+		if (cells.length < 3 || ![start, status, duration].every(Number.isInteger)) {
+			throw new H2loadError(`h2load log line ${i + 1} is not "start\\tstatus\\tµs": ${line}`);
+		}
+		rows.push({ start, status, duration });
+	}
+	const first = Math.min(...rows.map((r) => r.start));
+	const ok = rows.filter((r) => r.status >= 0).sort((a, b) => a.start - b.start);
+	return {
+		samples: ok.map((r) => ({
+			startUs: r.start - first,
+			durationUs: r.duration,
+			status: r.status,
+			inferMs: null,
+		})),
+		failed: rows.length - ok.length,
+	};
+}
+
+const DURATION_UNIT_US: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000 };
+
+/** "finished in 4.13ms, ..." from h2load's summary -> µs; null when absent. */
+export function parseH2loadFinished(stdout: string): number | null {
+	const match = /finished in (\d+(?:\.\d+)?)(us|ms|s),/.exec(stdout);
+	if (!match) return null;
+	return Number(match[1]) * (DURATION_UNIT_US[match[2] as string] as number);
+}
+
+/** Finds h2load and checks it has --h1 and --log-file; throws H2loadError naming the cause. */
+export async function probeH2load(env: NodeJS.ProcessEnv = process.env): Promise<H2loadGenerator> {
+	const bin = env.H2LOAD_BIN || findOnPath("h2load", env.PATH);
+	if (!bin) {
+		throw new H2loadError(
+			"h2load not found on PATH (apt-get install nghttp2-client, set H2LOAD_BIN, or use --loadgen builtin)",
+		);
+	}
+	let version: string | null;
+	let help: string;
+	try {
+		const v = await runCollect(bin, ["--version"], { env, timeoutMs: 10_000 });
+		version = parseH2loadVersion(v.stdout + v.stderr);
+		const h = await runCollect(bin, ["--help"], { env, timeoutMs: 10_000 });
+		help = h.stdout + h.stderr;
+	} catch (error) {
+		throw new H2loadError(`cannot run ${bin}: ${(error as Error).message}`);
+	}
+	if (!version) throw new H2loadError(`cannot read the version of ${bin} (h2load --version)`);
+	const missing = REQUIRED_FLAGS.filter((flag) => !help.includes(flag));
+	if (missing.length > 0) {
+		throw new H2loadError(`h2load ${version} is too old: it has no ${missing.join(" or ")}`);
+	}
+	return new H2loadGenerator(bin, { name: "h2load", version }, env);
+}
+
+export class H2loadGenerator implements LoadGenerator {
+	readonly bin: string;
+	readonly info: GeneratorInfo;
+	/** One URL per run. */
+	readonly rotates = false;
+	private readonly env: NodeJS.ProcessEnv;
+
+	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv = process.env) {
+		this.bin = bin;
+		this.info = info;
+		this.env = env;
+	}
+
+	/**
+	 * Warm-up is a separate, unmeasured run, as with oha: h2load's own --warm-up-time works only in
+	 * duration mode (-D), and the bench counts requests. So the first measured request on each
+	 * connection follows a fresh connect (the connect itself is not in h2load's per-request time).
+	 */
+	async run(request: LoadRequest): Promise<LoadResult> {
+		const warmup = request.warmup ?? 0;
+		if (warmup > 0) {
+			await this.once({ ...request, requests: Math.max(warmup, request.concurrency) });
+		}
+		const { samples, failed, finishedUs, cpu } = await this.once(request);
+		return {
+			samples,
+			// Failed requests may have a -1 row or none at all.
+			errors: Math.max(failed, request.requests - samples.length),
+			wallUs: finishedUs ?? wallUsOf(samples),
+			generator: this.info,
+			readsServerTiming: false,
+			cpu,
+		};
+	}
+
+	private async once(request: LoadRequest) {
+		const dir = mkdtempSync(join(tmpdir(), "bench-h2load-"));
+		const files = { log: join(dir, "log.tsv"), body: join(dir, "body") };
+		try {
+			writeFileSync(files.body, request.body ?? "");
+			const args = h2loadArgs(request, files);
+			const [command, argv] = request.cpuList
+				? ["taskset", ["-c", request.cpuList, this.bin, ...args]]
+				: [this.bin, args];
+			const result = await runMeasured(command, argv, this.env);
+			if (result.code !== 0) {
+				const why = result.stderr.trim().split("\n").at(-1) ?? "";
+				throw new H2loadError(`h2load exited with ${result.code ?? result.signal}: ${why}`);
+			}
+			let log = "";
+			try {
+				log = readFileSync(files.log, "utf8");
+			} catch {
+				// No log: no request completed (h2load still exits 0 when it cannot connect).
+			}
+			const parsed = parseH2loadLog(log);
+			return { ...parsed, finishedUs: parseH2loadFinished(result.stdout), cpu: result.cpu };
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}
+}

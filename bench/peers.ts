@@ -1,0 +1,103 @@
+import { join } from "node:path";
+import { runCollect } from "./processes.ts";
+
+/**
+ * results.ts's FLOOR and FLOOR_POST and plan.ts's path of the latter, restated: results.ts imports
+ * runtimes.ts, which imports this module (tests/bench/outside.test.ts checks they agree).
+ */
+const FLOOR = "floor";
+const FLOOR_POST = "floor-post";
+const FLOOR_POST_PATH = "/bench/floor-post";
+
+/**
+ * Peers: reference servers in other languages (peers/<name>/), started and stopped by the bench
+ * like a runtime and shown beside the runtimes as runtime <name>. They serve fewer cells than our
+ * service, under their own names; PEER_CELLS says which of ours each stands in for.
+ */
+export const PEERS = ["fastapi"] as const;
+export type PeerName = (typeof PEERS)[number];
+
+/** A peer's cell: its name in the tables and the request that measures it. */
+export interface PeerCell {
+	model: string;
+	method: "GET" | "POST";
+	path: string;
+}
+
+const FASTAPI_MLP: PeerCell = { model: "mlp", method: "POST", path: "/predict/mlp" };
+const FASTAPI_FLOOR: PeerCell = { model: FLOOR, method: "GET", path: "/health" };
+const FASTAPI_FLOOR_POST: PeerCell = { model: FLOOR_POST, method: "POST", path: FLOOR_POST_PATH };
+
+/**
+ * Per peer, our cell -> the peer's cell that stands in for it. The FastAPI peer has one MLP (numpy:
+ * neither of our two backends), so both mlp-ts and mlp-onnx map to its one cell `mlp`. A cell
+ * absent here is skipped for the peer with
+ * a note in the report; adding the route to the peer and a line here is all it takes.
+ */
+export const PEER_CELLS: Record<PeerName, Readonly<Record<string, PeerCell>>> = {
+	fastapi: {
+		"mlp-ts": FASTAPI_MLP,
+		"mlp-onnx": FASTAPI_MLP,
+		[FLOOR]: FASTAPI_FLOOR,
+		[FLOOR_POST]: FASTAPI_FLOOR_POST,
+	},
+};
+
+/** What a peer answers once it is up, polled like our /ready. */
+export const PEER_READY_PATH: Record<PeerName, string> = { fastapi: "/health" };
+
+/** The script that installs a peer's packages, named in every "cannot start" line. */
+export const PEER_SETUP: Record<PeerName, string> = { fastapi: "peers/fastapi/setup.sh" };
+
+/**
+ * The peer's server process. Debian's packages are only visible to Debian's /usr/bin/python3 (see
+ * peers/fastapi/README.md); FASTAPI_PYTHON picks another interpreter, as `npm run peer:fastapi`.
+ */
+export function peerCommand(
+	peer: PeerName,
+	root: string,
+	env: NodeJS.ProcessEnv = process.env,
+): { command: string; args: string[] } {
+	switch (peer) {
+		case "fastapi":
+			return {
+				command: env.FASTAPI_PYTHON || "/usr/bin/python3",
+				args: [join(root, "peers", "fastapi", "server.py")],
+			};
+	}
+}
+
+/** The peer's cells for the models asked for, each once, in the order first asked for. */
+export function peerCells(peer: PeerName, models: readonly string[]): PeerCell[] {
+	const cells = new Map<string, PeerCell>();
+	for (const model of models) {
+		const cell = PEER_CELLS[peer][model];
+		if (cell && !cells.has(cell.model)) cells.set(cell.model, cell);
+	}
+	return [...cells.values()];
+}
+
+/** The models asked for that the peer has no cell for. */
+export function peerSkips(peer: PeerName, models: readonly string[]): string[] {
+	return models.filter((model) => PEER_CELLS[peer][model] === undefined);
+}
+
+export const isPeer = (name: string): name is PeerName =>
+	(PEERS as readonly string[]).includes(name);
+
+/** What results.json records as the peer's version: its framework, server, numpy and Python. */
+export async function peerVersion(
+	peer: PeerName,
+	root: string,
+	env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+	switch (peer) {
+		case "fastapi": {
+			const { command } = peerCommand(peer, root, env);
+			const script =
+				"import sys, fastapi, uvicorn, numpy; print(f'{fastapi.__version__} (uvicorn {uvicorn.__version__}, numpy {numpy.__version__}, Python {sys.version.split()[0]})')";
+			const result = await runCollect(command, ["-c", script], { timeoutMs: 15_000 });
+			return (result.code === 0 && result.stdout.trim()) || "unknown";
+		}
+	}
+}

@@ -1,0 +1,35 @@
+import { BODY_LIMITS, readComplete } from "./body.ts";
+import { json } from "./openapi.ts";
+import type { Respond } from "./respond.ts";
+import type { ApiRoute } from "./routes.ts";
+import { Health } from "./schemas.ts";
+
+/**
+ * Routes that exist only for the bench (BENCH_ROUTES=1), never in production, and are left out of
+ * /openapi.json: they are instruments, not part of the API.
+ */
+
+export const FLOOR_POST_PATH = "/bench/floor-post";
+
+/**
+ * POST /bench/floor-post: reads the body whole through the same bounded reader as a prediction
+ * (its size limit, and the drain gate of body-reads.ts), then answers a constant with the usual
+ * headers. It neither parses nor validates: the difference between this and GET /health is what
+ * the runtime charges for receiving a body, and what a prediction adds over this is our code.
+ */
+export function benchRoutes(respond: Respond): ApiRoute[] {
+	return [
+		{
+			config: {
+				method: "post",
+				path: FLOOR_POST_PATH,
+				summary: "Bench only: read the body, answer a constant",
+				responses: { 200: json(Health, "The body was read") },
+			},
+			handler: async (c) => {
+				await readComplete(c.req.raw, BODY_LIMITS.single);
+				return respond({ status: "ok" });
+			},
+		},
+	];
+}

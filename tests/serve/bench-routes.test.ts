@@ -1,0 +1,92 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { FLOOR_POST_PATH } from "../../src/api/bench-routes.ts";
+import { BODY_LIMITS } from "../../src/api/body.ts";
+import {
+	RUNTIMES,
+	type RunningServer,
+	type Runtime,
+	runToExit,
+	type ServerEnv,
+	serveCommand,
+	startServer,
+	waitReady,
+} from "../support/server.ts";
+
+/**
+ * BENCH_ROUTES on real servers of Node, Bun and Deno started as users start them (Deno with
+ * deno.json's permissions, which must let it read the variable): the bench's POST floor is there
+ * with BENCH_ROUTES=1 only. The parser and the route itself: tests/config.test.ts,
+ * tests/api/bench-routes.test.ts.
+ */
+
+// Generous bounds for a loaded machine; never timings.
+const STARTUP_MS = 60_000;
+setDefaultTimeout(3 * STARTUP_MS);
+
+const PASSENGER = '{"Pclass":3,"Sex":"male","Age":22,"SibSp":1,"Parch":0,"Fare":7.25}';
+
+const floorPost = (url: string, body: string) =>
+	fetch(`${url}${FLOOR_POST_PATH}`, {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body,
+	});
+
+/** Starts one server per runtime with `env`, runs `check` on each, stops them all. */
+async function onEveryRuntime(
+	env: ServerEnv,
+	check: (server: RunningServer, runtime: Runtime) => Promise<void>,
+): Promise<void> {
+	const servers = await Promise.all(
+		RUNTIMES.map((runtime) => startServer(runtime, { LOG_LEVEL: "info", ...env }, STARTUP_MS)),
+	);
+	try {
+		await Promise.all(servers.map((server) => waitReady(server.url, STARTUP_MS)));
+		for (const [i, server] of servers.entries()) await check(server, RUNTIMES[i] as Runtime);
+	} finally {
+		const exits = await Promise.all(servers.map((server) => server.stop()));
+		expect(exits).toEqual(RUNTIMES.map(() => 0));
+	}
+}
+
+describe("BENCH_ROUTES on every runtime", () => {
+	test("BENCH_ROUTES=1: the route reads the body and answers; its limit applies", async () => {
+		await onEveryRuntime({ BENCH_ROUTES: "1" }, async (server, runtime) => {
+			const ok = await floorPost(server.url, PASSENGER);
+			expect({ runtime, status: ok.status, body: await ok.json() }).toEqual({
+				runtime,
+				status: 200,
+				body: { status: "ok" },
+			});
+			const big = await floorPost(server.url, "x".repeat(BODY_LIMITS.single + 1));
+			expect({ runtime, status: big.status }).toEqual({ runtime, status: 413 });
+			await big.arrayBuffer();
+		});
+	});
+
+	test("unset or 0: no such route (404)", async () => {
+		for (const env of [{ BENCH_ROUTES: undefined }, { BENCH_ROUTES: "0" }]) {
+			await onEveryRuntime(env, async (server, runtime) => {
+				const response = await floorPost(server.url, PASSENGER);
+				expect({ runtime, status: response.status }).toEqual({ runtime, status: 404 });
+				await response.arrayBuffer();
+			});
+		}
+	});
+
+	test("any other value: one line naming it, exit 1", async () => {
+		const results = await Promise.all(
+			RUNTIMES.map((runtime) =>
+				runToExit(serveCommand(runtime), { PORT: "0", BENCH_ROUTES: "yes" }, STARTUP_MS),
+			),
+		);
+		for (const [i, result] of results.entries()) {
+			const lines = `${result.stdout}${result.stderr}`.trim().split("\n");
+			expect({ runtime: RUNTIMES[i], code: result.code, lines }).toEqual({
+				runtime: RUNTIMES[i],
+				code: 1,
+				lines: ['titanic-serve: invalid BENCH_ROUTES="yes": must be "1" or "0"'],
+			});
+		}
+	});
+});
