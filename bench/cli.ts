@@ -198,13 +198,20 @@ async function main(argv: readonly string[]): Promise<number> {
 	return 0;
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 	process.on(signal, () => {
 		killAllGroups();
 		process.stderr.write(`bench: interrupted by ${signal}; servers stopped\n`);
 		process.exit(130);
 	});
 }
+// A closed pipe on stdout (`npm run bench | head`) must not leave servers behind either, nor may
+// any other way out: the servers run in their own process groups, which no signal to ours reaches.
+process.stdout.on("error", () => {
+	killAllGroups();
+	process.exit(1);
+});
+process.on("exit", killAllGroups);
 
 main(process.argv.slice(2)).then(
 	(code) => {

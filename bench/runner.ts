@@ -1,6 +1,7 @@
 import type { LoadRequest, LoadResult, Sample } from "./loadgen/types.ts";
 import { apportionWallUs, balancedDiffMs, pairFigures, samplesOf } from "./paired.ts";
 import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
+import { checkCells } from "./precheck.ts";
 import { serverSuffix, writeRawCsv } from "./raw.ts";
 import {
 	type Cell,
@@ -20,7 +21,6 @@ import {
 	withTarget,
 } from "./session.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
-import { checkV2Cells } from "./v2.ts";
 
 interface RunSettings extends ServerSettings {
 	requests: number;
@@ -74,7 +74,7 @@ async function measureServer(
 	// different cell: otherwise whichever cell came first paid for the runtime's still-warming
 	// JIT and heap (measured on Node: the first model's p50 was 1.2-1.5x its later self).
 	const cells = rotate(serverPlan.cells, round - 1);
-	for (const session of sessions) await checkV2Cells(session, cells);
+	for (const session of sessions) await checkCells(session, cells);
 	await warmUp(sessions, cells, settings);
 	const measured: Cell[] = [];
 	for (const cellPlan of cells) {

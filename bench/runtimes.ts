@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { isPeer, PEER_READY_PATH, PEER_SETUP, type PeerName, peerCommand } from "./peers.ts";
 import { type TreeMemory, treeCpuMs, treeMemory } from "./proc-stats.ts";
@@ -65,6 +65,22 @@ export async function runtimeVersion(runtime: RuntimeName, root: string): Promis
 }
 
 /** A port nothing listens on right now (the kernel's pick). */
+/**
+ * Whether something already listens on 127.0.0.1:`port`: a fixed --port that another server holds
+ * would have the bench measure that server under the runtime's name.
+ */
+export function portInUse(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const socket = connect({ port, host: "127.0.0.1" });
+		const done = (inUse: boolean) => {
+			socket.destroy();
+			resolve(inUse);
+		};
+		socket.once("connect", () => done(true));
+		socket.once("error", () => done(false));
+	});
+}
+
 export function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const server = createServer();

@@ -3,6 +3,7 @@ import type { CellPlan } from "./plan.ts";
 import type { MetricsSetting, ProcessRecord } from "./results.ts";
 import {
 	freePort,
+	portInUse,
 	type RunningServer,
 	ServerError,
 	type ServerProgram,
@@ -117,6 +118,11 @@ export async function withServer<T>(
 	settings: ServerSettings,
 	use: (session: Session) => Promise<T>,
 ): Promise<Served<T>> {
+	if (settings.port !== null && (await portInUse(settings.port))) {
+		throw new Error(
+			`--port ${settings.port}: another server already listens there; stop it or leave --port out`,
+		);
+	}
 	const port = settings.port ?? (await freePort());
 	const server = await startServer(runtime, {
 		root: settings.root,

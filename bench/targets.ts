@@ -41,7 +41,7 @@ function targetUrl(name: string, text: string): string {
 		url = new URL(text);
 	} catch {
 		throw new TargetError(
-			`--target ${name}: "${text}" is not a URL like http://127.0.0.1:8000/predict`,
+			`--target ${name}: "${text}" is not a URL like http://127.0.0.1:8000/predict/mlp`,
 		);
 	}
 	if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -56,7 +56,7 @@ function targetUrl(name: string, text: string): string {
 	}
 	if (url.pathname === "/" && !text.replace(/[?#].*$/, "").endsWith("/")) {
 		throw new TargetError(
-			`--target ${name}: the URL needs the endpoint's path, e.g. http://127.0.0.1:8000/predict`,
+			`--target ${name}: the URL needs the endpoint's path, e.g. http://127.0.0.1:8000/predict/mlp`,
 		);
 	}
 	url.hash = "";

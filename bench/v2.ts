@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import type { CellPlan } from "./plan.ts";
 
 /**
  * --v2 NAME --input FILE: a model of the user's own, served over the Open Inference Protocol
@@ -56,49 +55,4 @@ export function readV2Input(file: string): string {
 		);
 	}
 	return text.trim();
-}
-
-/** What one v2 cell's check needs of a server: its name and where the cell's requests go. */
-interface Checked {
-	readonly name: string;
-	target(plan: CellPlan): { method: string; url: string; body: string };
-}
-
-/**
- * Sends one request per v2 cell before anything is measured: a model the server does not serve,
- * or an input it refuses, stops the bench with one line carrying the server's own message,
- * instead of a table of errors.
- */
-export async function checkV2Cells(server: Checked, cells: readonly CellPlan[]): Promise<void> {
-	const seen = new Set<string>();
-	for (const plan of cells) {
-		if (v2Path(plan.model) === null || seen.has(plan.model)) continue;
-		seen.add(plan.model);
-		const { method, url, body } = server.target(plan);
-		const response = await fetch(url, {
-			method,
-			body,
-			headers: { "content-type": "application/json" },
-			signal: AbortSignal.timeout(30_000),
-		});
-		const text = await response.text();
-		if (response.status === 200) continue;
-		throw new V2Error(
-			`--v2 ${plan.model.slice(V2_PREFIX.length)}: ${server.name} answered ${response.status} to ${method} ${plan.path}: ${errorMessage(text)}`,
-		);
-	}
-}
-
-/** The protocol's {"error": "..."} message, else the start of whatever the server sent. */
-function errorMessage(text: string): string {
-	try {
-		const parsed = JSON.parse(text) as { error?: unknown };
-		if (typeof parsed.error === "string") return parsed.error;
-		const nested = (parsed.error as { message?: unknown } | undefined)?.message;
-		if (typeof nested === "string") return nested;
-	} catch {
-		// Not JSON: quoted below.
-	}
-	const line = text.replace(/\s+/g, " ").trim();
-	return line === "" ? "(empty body)" : line.slice(0, 200);
 }

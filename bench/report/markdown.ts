@@ -61,7 +61,7 @@ export function markdownReport(
 		...charts.flatMap((c) => [`![${c.title}](${c.file})`, ""]),
 		"## Method",
 		"",
-		"Each runtime serves the same app through its own entry point (src/serve/<runtime>.ts), started fresh per round on a free port; the bench waits for /ready, warms each cell up, then sends the measured requests from a separate load-generator process with keep-alive connections. Latencies are per request, client side; percentiles are computed as oha does (sorted[floor(p·n)], no interpolation); variance is the population variance. The built-in generator sends the warm-up on the connections it then measures on; oha makes the warm-up a separate run, so its first measured request per connection includes the TCP connect. Raw per-request timings are in raw/.",
+		"Each runtime serves the same app through its own entry point (src/serve/<runtime>.ts), started fresh per round on a free port; the bench waits for /ready, warms each cell up, then sends the measured requests from a separate load-generator process with keep-alive connections. Latencies are per request, client side; percentiles are computed as oha does (sorted[floor(p·n)], no interpolation); variance is the population variance. The built-in generator sends the warm-up on the connections it then measures on; oha and h2load make the warm-up a separate run, so their first measured request per connection follows a fresh connect (included in oha's time, not in h2load's, which runs from the request's queueing on an open connection to its last byte). Raw per-request timings are in raw/.",
 		"",
 	].join("\n");
 }

@@ -115,14 +115,46 @@ describe("bench CLI failures leave no process behind", () => {
 				"--out",
 				tempDir("port"),
 			]);
+			// Caught before the server is even started: whatever holds the port would otherwise be
+			// measured under the runtime's name.
 			expect(result.code).toBe(1);
-			const last = oneLine(result.stderr).at(-1) ?? "";
-			expect(last).toStartWith("bench: node server exited (1) before it was ready:");
-			expect(last).toContain("address already in use");
+			expect(oneLine(result.stderr).at(-1)).toBe(
+				`bench: --port ${port}: another server already listens there; stop it or leave --port out`,
+			);
 		} finally {
 			blocker.close();
 		}
 	});
+
+	test.skipIf(!hasServer)(
+		"a body the server refuses: one line with its answer, nothing timed",
+		async () => {
+			const dir = tempDir("refused-body");
+			const body = join(dir, "body.json");
+			writeFileSync(body, '{"Pclass":"x"}');
+			const result = await runCli("bench/cli.ts", [
+				"--runtimes",
+				"node",
+				"--models",
+				"gbdt-ts",
+				"--requests",
+				"5",
+				"--rounds",
+				"1",
+				"--loadgen",
+				"builtin",
+				"--body",
+				body,
+				"--out",
+				join(dir, "out"),
+			]);
+			expect(result.code).toBe(1);
+			const last = oneLine(result.stderr).at(-1) ?? "";
+			expect(last).toStartWith("bench: node answered 400 to POST /predict/gbdt-ts:");
+			expect(last).toContain("every cell must answer 2xx before it is measured");
+			expect(result.stdout).toBe("");
+		},
+	);
 });
 
 test("fixtures used here exist", () => {
