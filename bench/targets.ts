@@ -25,7 +25,8 @@ export function parseTarget(raw: string, taken: readonly string[]): Target {
 			`--target name "${name}" must start with a letter and hold only letters, digits, _ and - (at most 32)`,
 		);
 	}
-	if (taken.includes(name)) {
+	// Case-blind: "Node" beside "node" would read as the same row in a table.
+	if (taken.some((other) => other.toLowerCase() === name.toLowerCase())) {
 		throw new TargetError(
 			`--target name "${name}" is already the name of a runtime, peer or target`,
 		);

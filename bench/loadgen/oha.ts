@@ -144,7 +144,8 @@ export function parseOhaCsv(text: string): Sample[] {
 /** Finds oha and checks that it is new enough; throws OhaError naming the cause. */
 export async function probeOha(env: NodeJS.ProcessEnv = process.env): Promise<OhaGenerator> {
 	const bin = locateOha(env);
-	if (!bin) throw new OhaError("oha not found on PATH (set OHA_BIN or use --loadgen builtin)");
+	if (!bin)
+		throw new OhaError("oha not found on PATH (set OHA_BIN, or use --loadgen h2load or builtin)");
 	let out: string;
 	try {
 		const result = await runCollect(bin, ["--version"], { env, timeoutMs: 10_000 });

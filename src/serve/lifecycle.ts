@@ -126,6 +126,9 @@ async function serve(
 		return fail(`cannot listen on ${config.host}:${config.port}: ${reason}`);
 	}
 	logger.info(`listening on ${listener.url} (${runtime.name})`);
+	if (config.benchRoutes) {
+		logger.warn("BENCH_ROUTES=1: the bench's own route POST /bench/floor-post is mounted");
+	}
 
 	runtime.onShutdownRequest(async (reason) => {
 		if (stopping) return;

@@ -30,7 +30,7 @@ describe("bench CLI input errors: one line, exit 1, nothing started", () => {
 		});
 		expect(result.code).toBe(1);
 		expect(oneLine(result.stderr)).toEqual([
-			"bench: oha not found on PATH (set OHA_BIN or use --loadgen builtin)",
+			"bench: oha not found on PATH (set OHA_BIN, or use --loadgen h2load or builtin)",
 		]);
 	});
 

@@ -48,6 +48,7 @@ describe("--peers and --target options", () => {
 		[["--target", `a b=${URL_OK}`], "must start with a letter"],
 		[["--target", `bun=${URL_OK}`], '"bun" is already the name'],
 		[["--target", `fastapi=${URL_OK}`], '"fastapi" is already the name'],
+		[["--target", `Node=${URL_OK}`], '"Node" is already the name'],
 		[["--target", `x=${URL_OK}`, "--target", `x=${URL_OK}`], '"x" is already the name'],
 		[["--target", "x=127.0.0.1:8000/predict"], "is not a URL like http://"],
 		[["--target", "x=not a url"], "is not a URL"],
