@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeEnvironment, projectVersion, resolvePinning } from "./environment.ts";
 import { selectGenerator } from "./loadgen/select.ts";
@@ -189,7 +189,12 @@ async function main(argv: readonly string[]): Promise<number> {
 	const rendered = renderReport(labelSources([results], [outDir]));
 	writeReport(outDir, rendered);
 	process.stdout.write(`${rendered.tables.map(terminalTable).join("\n\n")}\n`);
-	progress(`bench: report in ${relative(process.cwd(), join(outDir, "report.md")) || "report.md"}`);
+	// Relative to here when the folder is below here, else the absolute path (never "../../tmp/...").
+	const report = join(outDir, "report.md");
+	const shown = relative(process.cwd(), report);
+	progress(
+		`bench: report in ${shown.startsWith("..") || isAbsolute(shown) ? resolve(report) : shown}`,
+	);
 	const failure = output.soak ? soakFailure(output.soak) : null;
 	if (failure) {
 		progress(`bench: ${failure}`);

@@ -21,9 +21,13 @@ export async function checkCells(server: Checked, cells: readonly CellPlan[]): P
 		const { method, url, body } = server.target(plan);
 		const response = await fetch(url, {
 			method,
-			body,
+			...(method === "GET" ? {} : { body }),
 			headers: { "content-type": "application/json" },
 			signal: AbortSignal.timeout(30_000),
+		}).catch((error: unknown) => {
+			const cause = (error as { cause?: { code?: string } })?.cause?.code;
+			const why = cause ?? (error as { code?: string })?.code ?? String(error);
+			throw new Error(`${server.name}: ${method} ${url} got no answer (${why})`);
 		});
 		const text = await response.text();
 		if (response.status >= 200 && response.status < 300) continue;
