@@ -1,4 +1,3 @@
-import type { HttpMetrics } from "../metrics/service.ts";
 import { ApiError } from "./errors.ts";
 
 /**
@@ -32,21 +31,11 @@ export const countedByHandler = (): boolean => marks.counted;
 
 /**
  * Takes over counting the request being dispatched; call on the handler's entry, before any
- * await. Returns its route's index, for countAnswer.
+ * await. Returns its route's index, to count it under.
  */
 export function countOwnRequest(): number {
 	marks.counted = true;
 	return marks.route === -1 ? 0 : marks.route;
-}
-
-/** Counts a request its handler took over, with the status of its answer. */
-export function countAnswer(
-	http: HttpMetrics,
-	route: number,
-	method: string,
-	status: number,
-): void {
-	http.count(route, method, status);
 }
 
 /** The status the app's error handler will answer `error` with. */

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { InferenceSession, OnnxValue, Tensor } from "onnxruntime-node";
 import type { Binding } from "onnxruntime-node/dist/binding.js";
+import { firstLine } from "../failure.ts";
 
 /**
  * The only module that touches onnxruntime-node's internal binding (`dist/binding.js`), which
@@ -60,8 +61,6 @@ const ELEMENT_TYPES: Record<number, string> = {
 	12: "uint32",
 	13: "uint64",
 };
-
-const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
 
 /**
  * The installed onnxruntime-node version, from its package.json. import.meta.resolve and

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { firstLine, readFailure, refusedByRuntime } from "../failure.ts";
 import type { Executor } from "./executor.ts";
 import { FEATURES, Manifest, type ModelEntry } from "./manifest.ts";
 import { createMlpExecutor, MlpParams } from "./mlp.ts";
@@ -48,19 +49,6 @@ const NATIVE_EXECUTORS: Record<Family, (params: unknown) => Executor> = {
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** Errors a runtime's permission system throws, not the file system: Deno's, outside --allow-read. */
-const PERMISSION_ERRORS = new Set(["NotCapable", "PermissionDenied"]);
-
-/** ENOENT, EACCES, a refused permission, or the first line of the message. */
-function readFailure(error: unknown): string {
-	const { code, name, message } = error as NodeJS.ErrnoException;
-	if (code) return code;
-	if (PERMISSION_ERRORS.has(name)) {
-		return "the runtime is not allowed to read it; under Deno, MODELS_DIR must be inside the project";
-	}
-	return String(message).split("\n")[0] ?? "";
-}
-
 async function readVerified(dir: string, file: string, expected: string): Promise<Uint8Array> {
 	const path = join(dir, file);
 	let bytes: Uint8Array;
@@ -84,8 +72,8 @@ async function readManifest(dir: string): Promise<Manifest | null> {
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
 		// Refused by Deno's permissions: the folder is the problem, whatever it holds.
-		const refused = PERMISSION_ERRORS.has((error as Error).name);
-		throw new ModelLoadError(`${refused ? dir : path}: cannot read (${readFailure(error)})`);
+		const where = refusedByRuntime(error) ? dir : path;
+		throw new ModelLoadError(`${where}: cannot read (${readFailure(error)})`);
 	}
 	let json: unknown;
 	try {
@@ -200,8 +188,7 @@ async function loadVariants(
 			try {
 				onnx = await createOnnxExecutor(onnxBytes, entry, ortBackend);
 			} catch (error) {
-				const reason = String((error as Error).message).split("\n")[0];
-				throw new ModelLoadError(`${join(dir, entry.file)}: ${reason}`);
+				throw new ModelLoadError(`${join(dir, entry.file)}: ${firstLine(error)}`);
 			}
 			const onnxId: ModelId = `${family}-onnx`;
 			models.push({

@@ -1,5 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { firstLine, readFailure } from "../failure.ts";
 import type { OrtBackend } from "./onnx.ts";
 import { openGraphModel, zeroInputs } from "./onnx-graph.ts";
 import type { TensorModel } from "./tensor-model.ts";
@@ -24,8 +25,6 @@ export class GraphLoadError extends Error {
 	}
 }
 
-const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
-
 /** The `.onnx` files of `dir` the manifest does not name, sorted so startup is reproducible. */
 export async function extraGraphFiles(dir: string, named: ReadonlySet<string>): Promise<string[]> {
 	const entries = await readdir(dir, { withFileTypes: true });
@@ -46,10 +45,7 @@ async function openDroppedIn(dir: string, file: string, backend: OrtBackend): Pr
 	try {
 		bytes = await readFile(path);
 	} catch (error) {
-		throw new GraphLoadError(
-			path,
-			`cannot read (${(error as NodeJS.ErrnoException).code ?? firstLine(error)})`,
-		);
+		throw new GraphLoadError(path, `cannot read (${readFailure(error)})`);
 	}
 	try {
 		return await openGraphModel(name, bytes, backend);

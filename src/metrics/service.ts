@@ -1,4 +1,3 @@
-import { DeferredRecords } from "./deferred.ts";
 import { registerProcessMetrics } from "./process.ts";
 import {
 	type Counter,
@@ -18,9 +17,6 @@ export const LATENCY_BUCKETS = [
 	0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
-/** Successes held before they are applied: 40 KiB, a flush about every thousand predictions. */
-const PENDING_RECORDS = 1024;
-
 /** Instances per model call: 1 to 1024 in powers of two. */
 export const BATCH_SIZE_BUCKETS = Array.from({ length: 11 }, (_, i) => 2 ** i);
 
@@ -31,22 +27,14 @@ export class ModelMetrics {
 	readonly #request: HistogramSeries;
 	readonly #compute: HistogramSeries;
 	readonly #batch: HistogramSeries;
-	readonly #pending: DeferredRecords;
-	readonly #index: number;
 
-	constructor(
-		series: {
-			success: CounterSeries;
-			failure: CounterSeries;
-			request: HistogramSeries;
-			compute: HistogramSeries;
-			batch: HistogramSeries;
-		},
-		pending: DeferredRecords,
-		index: number,
-	) {
-		this.#pending = pending;
-		this.#index = index;
+	constructor(series: {
+		success: CounterSeries;
+		failure: CounterSeries;
+		request: HistogramSeries;
+		compute: HistogramSeries;
+		batch: HistogramSeries;
+	}) {
 		this.#success = series.success;
 		this.#failure = series.failure;
 		this.#request = series.request;
@@ -54,17 +42,8 @@ export class ModelMetrics {
 		this.#batch = series.batch;
 	}
 
-	/**
-	 * A prediction answered: the whole request's time, the model call's, and its instances. With
-	 * `httpRoute`, the route index its POST is counted under in http_requests_total as a 200 (a
-	 * prediction counts its own request, see api/http-count.ts). Applied when the metrics are read.
-	 */
-	succeeded(requestSeconds: number, computeSeconds: number, instances: number, httpRoute = -1) {
-		this.#pending.add(this.#index, requestSeconds, computeSeconds, instances, httpRoute);
-	}
-
-	/** Applies one deferred success to the series. */
-	apply(requestSeconds: number, computeSeconds: number, instances: number): void {
+	/** A prediction answered: the request's time, the model call's, and its instances. */
+	succeeded(requestSeconds: number, computeSeconds: number, instances: number): void {
 		this.#success.inc();
 		this.#request.observe(requestSeconds);
 		this.#compute.observe(computeSeconds);
@@ -207,29 +186,13 @@ export function createServiceMetrics(modelIds: readonly string[]): ServiceMetric
 		BATCH_SIZE_BUCKETS,
 	);
 	const byModel = new Map<string, ModelMetrics>();
-	const models: ModelMetrics[] = [];
-	const pending = new DeferredRecords(PENDING_RECORDS, (records, o) => {
-		models[records[o] as number]?.apply(
-			records[o + 1] as number,
-			records[o + 2] as number,
-			records[o + 3] as number,
-		);
-		const route = records[o + 4] as number;
-		if (route >= 0) http.count(route, "POST", 200);
-	});
 	for (const id of modelIds) {
 		const success = requests.series(id, "success");
 		const failure = requests.series(id, "failure");
 		const request = requestDuration.series(id);
 		const compute = computeDuration.series(id);
 		const batch = batchSize.series(id);
-		const metrics = new ModelMetrics(
-			{ success, failure, request, compute, batch },
-			pending,
-			models.length,
-		);
-		models.push(metrics);
-		byModel.set(id, metrics);
+		byModel.set(id, new ModelMetrics({ success, failure, request, compute, batch }));
 	}
 	const http = new HttpMetrics(
 		registry.counter("http_requests_total", "HTTP requests by route pattern, method and status.", [
@@ -246,9 +209,6 @@ export function createServiceMetrics(modelIds: readonly string[]): ServiceMetric
 			return metrics;
 		},
 		http,
-		expose: () => {
-			pending.flush();
-			return registry.expose();
-		},
+		expose: () => registry.expose(),
 	};
 }

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { PASSENGER_FIELDS } from "../api/schemas.ts";
 import { createApp } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { firstLine } from "../failure.ts";
 import { loadRegistry, ModelLoadError } from "../inference/registry.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { portTaken } from "./port.ts";
@@ -58,8 +59,6 @@ export class ListenError extends Error {}
 const DRAIN_TIMEOUT_MS = 4000;
 /** How long responses announce "Connection: close" before the listener stops. */
 const CLOSE_NOTICE_MS = 250;
-
-const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
 
 /**
  * The lifecycle every entry point shares. With WORKERS=1 this copy serves; with more, it

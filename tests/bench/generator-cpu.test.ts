@@ -44,9 +44,10 @@ describe("generator CPU, measured", () => {
 		expect(idle.cpu?.wallMs).toBeGreaterThanOrEqual(250);
 		const busyPct = cpuPercent(busy.cpu) as number;
 		const idlePct = cpuPercent(idle.cpu) as number;
+		// Relative, not against a fixed share: on a loaded machine the busy loop gets less than a
+		// core, but always far more than a process that only sleeps.
 		expect(idlePct).toBeLessThan(50);
-		expect(busyPct).toBeGreaterThan(idlePct);
-		expect(busyPct).toBeGreaterThan(50);
+		expect(busyPct - idlePct).toBeGreaterThan(20);
 	});
 
 	test("the exit status and output pass through the wrapper", async () => {
