@@ -49,7 +49,7 @@ FROM denoland/deno:debian-${DENO_VERSION} AS runtime-deno
 # The same permission flags as deno.json's "serve" task. `deno task serve` cannot be used here: the
 # task runs ./node_modules/.bin/deno (the npm devDependency), which the image does not install; the
 # base image's deno is on PATH instead. (tests/deploy checks that the flags stay in sync.)
-CMD ["deno", "run", "--unstable-net", "--allow-net", "--allow-read=.", "--allow-env=PORT,HOST,MODELS_DIR,LOG_LEVEL,API_KEY,WORKERS,METRICS,V2_MAX_BODY_BYTES,V2_MAX_ELEMENTS,BENCH_ROUTES", "--allow-ffi=node_modules/onnxruntime-node", "--allow-sys=cpus", "src/serve/deno.ts"]
+CMD ["deno", "run", "--unstable-net", "--allow-net", "--allow-read=.", "--allow-env=PORT,HOST,MODELS_DIR,LOG_LEVEL,API_KEY,WORKERS,METRICS,V2_MAX_BODY_BYTES,V2_MAX_ELEMENTS,BENCH_ROUTES,STAGES", "--allow-ffi=node_modules/onnxruntime-node", "--allow-sys=cpus", "src/serve/deno.ts"]
 # `deno eval` runs with all permissions, so the probe needs no flags.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 	CMD ["deno", "eval", "fetch('http://127.0.0.1:'+(Deno.env.get('PORT')??3000)+'/ready').then(r=>Deno.exit(r.ok?0:1),()=>Deno.exit(1))"]

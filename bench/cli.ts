@@ -122,6 +122,7 @@ function optionsRecord(options: Options): Results["options"] {
 		pin: options.pin,
 		workers: options.workersSpec,
 		metrics: options.metrics,
+		...(options.stages ? { stages: true as const } : {}),
 		...(options.soakMs === null ? {} : { soakMs: options.soakMs }),
 	};
 }

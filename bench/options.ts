@@ -39,6 +39,8 @@ export interface Options {
 	workersSpec: string[];
 	/** METRICS values per server, e.g. on and off to measure what metrics cost. */
 	metrics: MetricsSetting[];
+	/** --stages: our runtimes' servers time each prediction by stage (STAGES=1), read per cell. */
+	stages: boolean;
 	/** --soak: sustained-load mode for this long (ms); null runs the normal bench. */
 	soakMs: number | null;
 	/** --soak-mark: the RSS sample the growth criterion compares against (ms). */
@@ -87,6 +89,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --workers LIST      WORKERS values per server, e.g. 1,2 or 1,auto (default 1; auto = CPU count)
   --metrics LIST      METRICS values per server (default on); on,off measures what metrics cost: both
                       servers up at once, requests alternating between them (concurrency 1, builtin)
+  --stages            our runtimes' servers time each prediction stage by stage (STAGES=1): adds
+                      the table "Where a prediction's time goes" (one worker, one --metrics value)
   --soak DURATION     sustained load instead, e.g. 60s or 2m: per runtime, concurrency 32 (or the one
                       --concurrency value) rotating over --models, server RSS sampled every second
   --soak-mark D       the RSS sample the soak's growth criterion compares against (default 10s)`;
@@ -184,16 +188,18 @@ export function parseOptions(argv: readonly string[]): Options {
 	}
 	const v2 = parseV2(values.v2, values.input);
 	if (soakMs !== null && v2 !== null) throw new UsageError("--soak takes no --v2");
+	const models =
+		values.models === undefined
+			? [...MODELS, FLOOR, FLOOR_POST]
+			: list("model", values.models, [...MODELS, FLOOR, FLOOR_POST] as const);
+	const workers = parseWorkers(values.workers ?? DEFAULTS.workers.join(","));
+	const stages = values.stages ?? false;
+	if (stages) checkStagesRun({ soak: soakMs !== null, metrics, workers, models });
 	return {
 		runtimes,
 		peers,
 		targets,
-		models: [
-			...(values.models === undefined
-				? [...MODELS, FLOOR, FLOOR_POST]
-				: list("model", values.models, [...MODELS, FLOOR, FLOOR_POST] as const)),
-			...(v2 === null ? [] : [v2Cell(v2.name)]),
-		],
+		models: [...models, ...(v2 === null ? [] : [v2Cell(v2.name)])],
 		requests,
 		concurrency,
 		warmup: values.warmup === undefined ? DEFAULTS.warmup : integer("warmup", values.warmup, 0),
@@ -204,15 +210,41 @@ export function parseOptions(argv: readonly string[]): Options {
 		v2,
 		pin: values.pin ?? false,
 		port: values.port === undefined ? null : port(values.port),
-		workers: parseWorkers(values.workers ?? DEFAULTS.workers.join(",")),
+		workers,
 		workersSpec: (values.workers ?? DEFAULTS.workers.join(",")).split(",").map((v) => v.trim()),
 		metrics,
+		stages,
 		soakMs,
 		soakMarkMs,
 		modelsGiven: values.models !== undefined,
 		concurrencyGiven: values.concurrency !== undefined,
 		help: values.help ?? false,
 	};
+}
+
+/**
+ * --stages reads one server process's timers per prediction cell: not in a soak (no cells), nor
+ * with two servers at once (--metrics on,off) or several worker processes (each keeps its own).
+ */
+function checkStagesRun(run: {
+	soak: boolean;
+	metrics: readonly MetricsSetting[];
+	workers: readonly number[];
+	models: readonly string[];
+}): void {
+	if (run.soak)
+		throw new UsageError("--stages times the cells of a normal run: it takes no --soak");
+	if (run.metrics.length > 1) {
+		throw new UsageError("--stages reads one server per cell: it takes one --metrics value");
+	}
+	if (run.workers.some((w) => w !== 1)) {
+		throw new UsageError(
+			"--stages reads one server process's timers: it takes no --workers but 1 (each worker keeps its own)",
+		);
+	}
+	if (!run.models.some((m) => (MODELS as readonly string[]).includes(m))) {
+		throw new UsageError(`--stages times predictions: --models needs one of ${MODELS.join(", ")}`);
+	}
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -310,6 +342,7 @@ function parseRaw(argv: readonly string[]) {
 			metrics: { type: "string" },
 			soak: { type: "string" },
 			"soak-mark": { type: "string" },
+			stages: { type: "boolean" },
 			pin: { type: "boolean" },
 			help: { type: "boolean", short: "h" },
 		},

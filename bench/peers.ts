@@ -10,12 +10,16 @@ const FLOOR_POST = "floor-post";
 const FLOOR_POST_PATH = "/bench/floor-post";
 
 /**
- * Peers: reference servers in other languages (peers/<name>/), started and stopped by the bench
- * like a runtime and shown beside the runtimes as runtime <name>. They serve fewer cells than our
- * service, under their own names; PEER_CELLS says which of ours each stands in for.
+ * Peers: reference servers (peers/<name>/), started and stopped by the bench like a runtime and
+ * shown beside the runtimes as runtime <name>: FastAPI in Python, and each runtime's own server
+ * with no framework ("bare"), which tells the runtime's share of the floors from Hono's. They serve
+ * fewer cells than our service, under their own names; PEER_CELLS says which of ours each stands
+ * in for.
  */
-export const PEERS = ["fastapi"] as const;
+const BARE = ["node-bare", "bun-bare", "deno-bare"] as const;
+export const PEERS = ["fastapi", ...BARE] as const;
 export type PeerName = (typeof PEERS)[number];
+type BareName = (typeof BARE)[number];
 
 /** A peer's cell: its name in the tables and the request that measures it. */
 export interface PeerCell {
@@ -25,8 +29,9 @@ export interface PeerCell {
 }
 
 const FASTAPI_MLP: PeerCell = { model: "mlp", method: "POST", path: "/predict/mlp" };
-const FASTAPI_FLOOR: PeerCell = { model: FLOOR, method: "GET", path: "/health" };
-const FASTAPI_FLOOR_POST: PeerCell = { model: FLOOR_POST, method: "POST", path: FLOOR_POST_PATH };
+const PEER_FLOOR: PeerCell = { model: FLOOR, method: "GET", path: "/health" };
+const PEER_FLOOR_POST: PeerCell = { model: FLOOR_POST, method: "POST", path: FLOOR_POST_PATH };
+const FLOORS_ONLY = { [FLOOR]: PEER_FLOOR, [FLOOR_POST]: PEER_FLOOR_POST };
 
 /**
  * Per peer, our cell -> the peer's cell that stands in for it. The FastAPI peer has one MLP (numpy:
@@ -38,16 +43,41 @@ export const PEER_CELLS: Record<PeerName, Readonly<Record<string, PeerCell>>> = 
 	fastapi: {
 		"mlp-ts": FASTAPI_MLP,
 		"mlp-onnx": FASTAPI_MLP,
-		[FLOOR]: FASTAPI_FLOOR,
-		[FLOOR_POST]: FASTAPI_FLOOR_POST,
+		...FLOORS_ONLY,
 	},
+	"node-bare": FLOORS_ONLY,
+	"bun-bare": FLOORS_ONLY,
+	"deno-bare": FLOORS_ONLY,
 };
 
 /** What a peer answers once it is up, polled like our /ready. */
-export const PEER_READY_PATH: Record<PeerName, string> = { fastapi: "/health" };
+export const PEER_READY_PATH: Record<PeerName, string> = {
+	fastapi: "/health",
+	"node-bare": "/health",
+	"bun-bare": "/health",
+	"deno-bare": "/health",
+};
 
-/** The script that installs a peer's packages, named in every "cannot start" line. */
-export const PEER_SETUP: Record<PeerName, string> = { fastapi: "peers/fastapi/setup.sh" };
+/** Where a peer's setup is said, named in every "cannot start" line. */
+export const PEER_SETUP: Record<PeerName, string> = {
+	fastapi: "peers/fastapi/setup.sh",
+	"node-bare": "peers/bare/README.md",
+	"bun-bare": "peers/bare/README.md",
+	"deno-bare": "peers/bare/README.md",
+};
+
+/** A bare peer's runtime, whose pinned binary (node_modules/.bin) runs peers/bare/<runtime>.ts. */
+const bareRuntime = (peer: BareName) => peer.slice(0, -"-bare".length);
+
+function bareCommand(peer: BareName, root: string): { command: string; args: string[] } {
+	const runtime = bareRuntime(peer);
+	const command = join(root, "node_modules", ".bin", runtime);
+	const entry = join(root, "peers", "bare", `${runtime}.ts`);
+	// Deno: only what the server needs, as deno.json grants the service.
+	const flags =
+		runtime === "deno" ? ["run", "--allow-net", "--allow-env=PORT,HOST", "--allow-read=."] : [];
+	return { command, args: [...flags, entry] };
+}
 
 /**
  * The peer's server process. Debian's packages are only visible to Debian's /usr/bin/python3 (see
@@ -64,6 +94,8 @@ export function peerCommand(
 				command: env.FASTAPI_PYTHON || "/usr/bin/python3",
 				args: [join(root, "peers", "fastapi", "server.py")],
 			};
+		default:
+			return bareCommand(peer, root);
 	}
 }
 
@@ -98,6 +130,14 @@ export async function peerVersion(
 				"import sys, fastapi, uvicorn, numpy; print(f'{fastapi.__version__} (uvicorn {uvicorn.__version__}, numpy {numpy.__version__}, Python {sys.version.split()[0]})')";
 			const result = await runCollect(command, ["-c", script], { timeoutMs: 15_000 });
 			return (result.code === 0 && result.stdout.trim()) || "unknown";
+		}
+		default: {
+			const { command } = bareCommand(peer, root);
+			const result = await runCollect(command, ["--version"], { timeoutMs: 15_000 });
+			const version = result.stdout.trim().split("\n")[0] ?? "";
+			return result.code === 0 && version
+				? `${bareRuntime(peer)} ${version} (no framework)`
+				: "unknown";
 		}
 	}
 }

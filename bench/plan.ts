@@ -40,6 +40,8 @@ export interface ServerPlan {
 	 * A peer or target has no such setting: [null].
 	 */
 	metrics: (MetricsSetting | null)[];
+	/** --stages: the server times each prediction by stage (our runtimes only, not peers or targets). */
+	stages?: boolean;
 	cells: CellPlan[];
 }
 
@@ -73,6 +75,7 @@ export function buildPlan(
 	options: Pick<Options, "runtimes" | "models" | "concurrency" | "rounds"> & {
 		workers?: readonly number[];
 		metrics?: readonly MetricsSetting[];
+		stages?: boolean;
 		peers?: readonly PeerName[];
 		targets?: readonly Target[];
 		/** Per model, a body other than --body's (the --v2 cell's). */
@@ -92,6 +95,7 @@ export function buildPlan(
 					launch: { program: runtime },
 					workers,
 					metrics,
+					...(options.stages ? { stages: true } : {}),
 					cells: cells(),
 				});
 			}

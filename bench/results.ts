@@ -18,6 +18,28 @@ export const FLOOR_POST = "floor-post";
 /** The cells that measure the runtime itself rather than a model (no Server-Timing). */
 export const isFloor = (model: string): boolean => model === FLOOR || model === FLOOR_POST;
 
+/**
+ * The stages a server started with STAGES=1 times each prediction by (src/api/stages.ts), in
+ * request order: route (the app's fetch entry to the handler), read (header checks and the body's
+ * bytes), parse (UTF-8 and JSON.parse), validate (zod), encode (preprocessing into the
+ * Float32Array), infer (the model call), serialise (the answer's JSON text), respond (the Response).
+ */
+export const STAGES = [
+	"route",
+	"read",
+	"parse",
+	"validate",
+	"encode",
+	"infer",
+	"serialise",
+	"respond",
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Per stage, a duration in µs (every stage present). */
+export const StageTimesSchema = z.record(z.enum(STAGES), z.number().nonnegative());
+export type StageTimes = z.infer<typeof StageTimesSchema>;
+
 /** The server's METRICS values the bench can compare (--metrics on,off). */
 export const METRICS_SETTINGS = ["on", "off"] as const;
 export type MetricsSetting = (typeof METRICS_SETTINGS)[number];
@@ -83,6 +105,12 @@ const CellSchema = z.object({
 	generatorCpu: z.object({ cpuMs: Ms, wallMs: Ms }).nullable().optional(),
 	/** The per-request CSV, relative to results.json. */
 	rawFile: z.string().min(1),
+	/**
+	 * --stages, prediction cells of our runtimes: what the server's stage timers recorded over
+	 * the measured run (cleared after the warm-up, read after the last response): predictions
+	 * timed and each stage's p50 in µs.
+	 */
+	stages: z.object({ count: Count, p50Us: StageTimesSchema }).optional(),
 });
 export type Cell = z.infer<typeof CellSchema>;
 
@@ -250,6 +278,8 @@ const ResultsShape = z.object({
 		workers: z.array(z.string().min(1)).min(1).optional(),
 		/** --metrics, e.g. ["on", "off"]; absent in files from before the option. */
 		metrics: z.array(z.enum(METRICS_SETTINGS)).min(1).optional(),
+		/** --stages: our runtimes' servers timed each prediction by stage (STAGES=1). */
+		stages: z.literal(true).optional(),
 		/** --soak in ms, when the run was a soak. */
 		soakMs: z.number().int().positive().optional(),
 	}),

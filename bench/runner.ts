@@ -20,6 +20,7 @@ import {
 	withServers,
 	withTarget,
 } from "./session.ts";
+import { checkStages, clearStages, isStagedModel, readStages } from "./stages.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
 
 interface RunSettings extends ServerSettings {
@@ -46,6 +47,7 @@ export async function runPlan(
 		const variants = serverPlan.metrics.map((metrics) => ({
 			workers: serverPlan.workers,
 			metrics,
+			stages: serverPlan.stages ?? false,
 		}));
 		const measure = (sessions: Session<MeasuredServer>[]) =>
 			measureServer(serverPlan, sessions, tag, settings, pairs);
@@ -74,7 +76,10 @@ async function measureServer(
 	// different cell: otherwise whichever cell came first paid for the runtime's still-warming
 	// JIT and heap (measured on Node: the first model's p50 was 1.2-1.5x its later self).
 	const cells = rotate(serverPlan.cells, round - 1);
-	for (const session of sessions) await checkCells(session, cells);
+	for (const session of sessions) {
+		await checkCells(session, cells);
+		if (session.variant.stages) await checkStages(session);
+	}
 	await warmUp(sessions, cells, settings);
 	const measured: Cell[] = [];
 	for (const cellPlan of cells) {
@@ -144,19 +149,31 @@ async function measureCell(
 	settings: RunSettings,
 ): Promise<Cell> {
 	const { server } = session;
-	const request = session.request(plan, settings.requests, settings.warmup);
+	// --stages: the server's timers cleared after the warm-up, read before anything else is sent.
+	const staged = session.variant.stages === true && isStagedModel(plan.model);
+	const request = {
+		...session.request(plan, settings.requests, settings.warmup),
+		...(staged ? { afterWarmup: clearStages(session) } : {}),
+	};
 	const cpuBefore = server.cpuMs();
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();
 	session.assertAlive(plan.model);
+	const stages = staged ? await readStages(session, plan.model) : null;
+	if (staged && stages === null) {
+		settings.progress(
+			`warning: ${session.name} timed no ${plan.model} prediction (GET /bench/stages)`,
+		);
+	}
 	const cpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
 	const { samples, errors, wallUs } = result;
-	return cellOf(session, round, plan, settings, request, result, {
+	const cell = await cellOf(session, round, plan, settings, request, result, {
 		samples,
 		errors,
 		wallUs,
 		cpuMs,
 	});
+	return stages === null ? cell : { ...cell, stages };
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ServerVariant {
 	workers: number;
 	/** METRICS; null (in files from before --metrics) means the server had no such setting. */
 	metrics: MetricsSetting | null;
+	/** STAGES=1 (--stages): the server times each prediction by stage (stages.ts). */
+	stages?: boolean;
 }
 
 /** "node x2" for two workers, "node metrics=off" without metrics, "node" with the defaults. */
@@ -113,7 +115,7 @@ interface Served<T> {
  */
 export async function withServer<T>(
 	runtime: ServerProgram,
-	{ workers, metrics }: ServerVariant,
+	{ workers, metrics, stages = false }: ServerVariant,
 	where: { round: number; tag: string },
 	settings: ServerSettings,
 	use: (session: Session) => Promise<T>,
@@ -130,10 +132,11 @@ export async function withServer<T>(
 		readyTimeoutMs: settings.readyTimeoutMs,
 		cpuList: settings.pinning.server,
 		workers,
-		...(metrics === null ? {} : { env: { METRICS: metrics } }),
+		// Explicit either way: a STAGES in the bench's own environment must not time a run's servers.
+		env: { ...(metrics === null ? {} : { METRICS: metrics }), STAGES: stages ? "1" : "0" },
 	});
 	const spawnToReadyMs = performance.now() - server.spawnedAt;
-	const variant = { workers, metrics };
+	const variant = { workers, metrics, stages };
 	const name = serverName(runtime, variant);
 	settings.progress(
 		`${where.tag} ${name} ready in ${spawnToReadyMs.toFixed(0)} ms on port ${port}`,

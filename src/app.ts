@@ -14,6 +14,7 @@ import {
 	PROTECTED_PATHS,
 	rejectOtherMethods,
 } from "./api/routes.ts";
+import { StageTimes, stageRoutes } from "./api/stages.ts";
 import type { InferLimits } from "./api/v2/infer.ts";
 import { protocolRoutes } from "./api/v2/routes.ts";
 import { V2_DEFAULTS } from "./config.ts";
@@ -33,6 +34,8 @@ export interface AppOptions {
 	v2?: InferLimits;
 	/** Mount the bench's own routes (BENCH_ROUTES=1): never in production. */
 	benchRoutes?: boolean;
+	/** Time each prediction's stages and serve them at /bench/stages (STAGES=1): the bench's. */
+	stages?: boolean;
 }
 
 /** An error in the shape its route's API uses: the protocol's on /v2, the envelope elsewhere. */
@@ -53,6 +56,7 @@ export function createApp(
 		metrics: withMetrics = false,
 		v2 = V2_DEFAULTS,
 		benchRoutes: withBenchRoutes = false,
+		stages: withStages = false,
 	}: AppOptions,
 ): OpenAPIHono {
 	const app = new OpenAPIHono();
@@ -60,6 +64,7 @@ export function createApp(
 	// With METRICS=off nothing records anything: no wrapper around fetch, no recording handler.
 	const modelNames = [...registry.ids, ...registry.graphs.map((g) => g.name)];
 	const metrics = withMetrics ? createServiceMetrics(modelNames) : undefined;
+	const stages = withStages ? new StageTimes() : undefined;
 
 	// Only at LOG_LEVEL=debug: at the default level the hot path has no logging at all.
 	if (logger.debugEnabled) app.use(logRequests(logger));
@@ -69,18 +74,21 @@ export function createApp(
 	}
 
 	const routes = [
-		...apiRoutes(registry, respond, metrics),
+		...apiRoutes(registry, respond, metrics, stages),
 		...protocolRoutes(registry, v2, respond, metrics),
 	];
 	if (metrics) routes.push(metricsRoute(metrics, isDraining));
 	const marked = (list: ApiRoute[]) =>
 		metrics ? list.map((route) => markedRoute(route, metrics.http)) : list;
 	const methodsByPath = mountRoutes(app, marked(routes));
-	if (withBenchRoutes) {
-		// Counted like /health, so floor and floor-post pay the same for metrics; not documented.
-		const bench = mountRoutes(app, marked(benchRoutes(respond)), { documented: false });
-		for (const [path, methods] of bench) methodsByPath.set(path, methods);
-	}
+	// The bench's instruments: counted like /health, so floor and floor-post pay the same for
+	// metrics; not documented.
+	const instruments = [
+		...(withBenchRoutes ? benchRoutes(respond) : []),
+		...(stages ? stageRoutes(stages, respond) : []),
+	];
+	const bench = mountRoutes(app, marked(instruments), { documented: false });
+	for (const [path, methods] of bench) methodsByPath.set(path, methods);
 
 	// The two generated documents are not on the hot path: a header middleware is fine there.
 	for (const path of ["/openapi.json", "/docs"]) app.use(path, documentHeaders(isDraining));
@@ -92,6 +100,8 @@ export function createApp(
 	}
 
 	rejectOtherMethods(app, methodsByPath);
+	// Inside the counting wrapper, so a stage's "route" is Hono's dispatch alone.
+	stages?.watch(app);
 	if (metrics) {
 		metrics.http.addRoutes(methodsByPath.keys());
 		countHttpRequests(app, metrics.http);

@@ -53,6 +53,7 @@ const ConfigSchema = z.object({
 	V2_MAX_BODY_BYTES: positiveWhole(2 ** 30).default(V2_DEFAULTS.maxBodyBytes),
 	V2_MAX_ELEMENTS: positiveWhole(2 ** 28).default(V2_DEFAULTS.maxElements),
 	BENCH_ROUTES: z.enum(["0", "1"], { error: 'must be "1" or "0"' }).default("0"),
+	STAGES: z.enum(["0", "1"], { error: 'must be "1" or "0"' }).default("0"),
 });
 
 export interface Config {
@@ -69,6 +70,8 @@ export interface Config {
 	v2: { maxBodyBytes: number; maxElements: number };
 	/** The bench's own routes (POST /bench/floor-post), for `npm run bench` only. */
 	benchRoutes: boolean;
+	/** Predictions timed stage by stage, served at GET /bench/stages: for `npm run bench -- --stages`. */
+	stages: boolean;
 }
 
 /** Thrown for a bad environment value; its message is the one line the entry point prints. */
@@ -124,5 +127,6 @@ export function loadConfig(
 		metrics: c.METRICS === "on",
 		v2: { maxBodyBytes: c.V2_MAX_BODY_BYTES, maxElements: c.V2_MAX_ELEMENTS },
 		benchRoutes: c.BENCH_ROUTES === "1",
+		stages: c.STAGES === "1",
 	};
 }

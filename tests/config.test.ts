@@ -13,6 +13,7 @@ describe("loadConfig", () => {
 			metrics: true,
 			v2: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 1024 * 1024 },
 			benchRoutes: false,
+			stages: false,
 		});
 	});
 
@@ -29,6 +30,7 @@ describe("loadConfig", () => {
 			metrics: true,
 			v2: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 1024 * 1024 },
 			benchRoutes: false,
+			stages: false,
 		});
 		expect(loadConfig({ PORT: "" }).port).toBe(3000);
 	});

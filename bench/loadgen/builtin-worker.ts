@@ -9,7 +9,7 @@
  * Input: one JSON argument (WorkerConfig). Output: one JSON line (WorkerOutput) on stdout.
  */
 import { connect, type Socket } from "node:net";
-import { parseInferMs } from "./types.ts";
+import { type AfterWarmup, parseInferMs, sendAfterWarmup } from "./types.ts";
 
 export interface WorkerConfig {
 	url: string;
@@ -36,6 +36,8 @@ export interface WorkerConfig {
 	 * target always goes first within a cycle.
 	 */
 	alternate?: boolean;
+	/** Sent once between the warm-up and the measured phase (LoadRequest.afterWarmup). */
+	afterWarmup?: AfterWarmup;
 }
 
 export interface WorkerOutput {
@@ -376,6 +378,7 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 	);
 	try {
 		if (config.warmup > 0) await runPhase(lanes, targets.length, alternate, config.warmup, false);
+		await sendAfterWarmup(config.afterWarmup);
 		const cpuBefore = process.cpuUsage();
 		const measured = await runPhase(
 			lanes,

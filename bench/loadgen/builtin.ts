@@ -49,6 +49,7 @@ export class BuiltinGenerator implements LoadGenerator {
 			...(request.durationMs === undefined ? {} : { durationMs: request.durationMs }),
 			...(request.targets === undefined ? {} : { targets: request.targets }),
 			...(request.alternate === undefined ? {} : { alternate: request.alternate }),
+			...(request.afterWarmup === undefined ? {} : { afterWarmup: request.afterWarmup }),
 		};
 		const args = ["--no-warnings", WORKER, JSON.stringify(config)];
 		const [command, argv] = request.cpuList

@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { findOnPath, runCollect } from "../processes.ts";
 import { wallUsOf } from "../stats.ts";
 import { runMeasured } from "./cpu.ts";
-import type { GeneratorInfo, LoadGenerator, LoadRequest, LoadResult, Sample } from "./types.ts";
+import {
+	type GeneratorInfo,
+	type LoadGenerator,
+	type LoadRequest,
+	type LoadResult,
+	type Sample,
+	sendAfterWarmup,
+} from "./types.ts";
 
 /**
  * nghttp2's h2load in HTTP/1.1 mode, one thread, its `--log-file` read per request: start time
@@ -136,6 +143,7 @@ export class H2loadGenerator implements LoadGenerator {
 		if (warmup > 0) {
 			await this.once({ ...request, requests: Math.max(warmup, request.concurrency) });
 		}
+		await sendAfterWarmup(request.afterWarmup);
 		const { samples, failed, finishedUs, cpu } = await this.once(request);
 		return {
 			samples,

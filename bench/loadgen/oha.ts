@@ -1,14 +1,15 @@
 import { findOnPath, runCollect } from "../processes.ts";
 import { wallUsOf } from "../stats.ts";
 import { runMeasured } from "./cpu.ts";
-import type {
-	GeneratorCpu,
-	GeneratorInfo,
-	LoadGenerator,
-	LoadRequest,
-	LoadResult,
-	LoadSummary,
-	Sample,
+import {
+	type GeneratorCpu,
+	type GeneratorInfo,
+	type LoadGenerator,
+	type LoadRequest,
+	type LoadResult,
+	type LoadSummary,
+	type Sample,
+	sendAfterWarmup,
 } from "./types.ts";
 
 /** `--output-format csv` appeared in oha 1.9.0 (the old `-j` flag went away then). */
@@ -182,6 +183,7 @@ class OhaGenerator implements LoadGenerator {
 			const { durationMs: _, ...counted } = request;
 			await this.once({ ...counted, requests: Math.max(warmup, request.concurrency) });
 		}
+		await sendAfterWarmup(request.afterWarmup);
 		if (request.durationMs !== undefined) {
 			const { stdout, cpu } = await this.exec(request);
 			const { summary, errors, wallUs } = parseOhaJson(stdout);

@@ -57,6 +57,31 @@ export interface LoadRequest {
 	targets?: { method: "GET" | "POST"; url: string; body: string }[];
 	/** With targets, reverse every other cycle: A B, B A, A B, ... (the paired --metrics run). */
 	alternate?: boolean;
+	/** Sent once after the warm-up, before the measured requests (sendAfterWarmup). */
+	afterWarmup?: AfterWarmup;
+}
+
+/** A request between the warm-up and the measured run, e.g. clearing a server's stage timers. */
+export interface AfterWarmup {
+	method: string;
+	url: string;
+}
+
+/**
+ * Sends LoadRequest.afterWarmup, untimed, on a connection of its own; anything but a 2xx answer
+ * fails the run (a measured run whose server was not reset would mean something else).
+ */
+export async function sendAfterWarmup(call: AfterWarmup | undefined): Promise<void> {
+	if (call === undefined) return;
+	const { method, url } = call;
+	const response = await fetch(url, { method, signal: AbortSignal.timeout(10_000) }).catch(
+		(error: unknown) => {
+			throw new Error(`${method} ${url} after the warm-up got no answer (${String(error)})`);
+		},
+	);
+	await response.arrayBuffer();
+	if (!response.ok)
+		throw new Error(`${method} ${url} after the warm-up answered ${response.status}`);
 }
 
 /** Totals a generator reports itself when it gives no per-request rows (oha's JSON output). */

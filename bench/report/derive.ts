@@ -9,6 +9,9 @@ import {
 	metricsOf,
 	type Pair,
 	type ProcessRecord,
+	STAGES,
+	type Stage,
+	type StageTimes,
 	workersOf,
 } from "../results.ts";
 import { median, non2xx } from "../stats.ts";
@@ -66,6 +69,8 @@ export interface Row {
 	genCpuPct: number | null;
 	/** Some round's generator ran at or above GENERATOR_BOUND_PCT: the generator may have been the limit. */
 	generatorBound: boolean;
+	/** --stages: per stage, the median over the rounds of the server's p50 (µs); null without. */
+	stagesUs: StageTimes | null;
 }
 
 /** A generator at or above this share of one core is taken as the bottleneck of its cell. */
@@ -136,8 +141,40 @@ export interface MetricsCostSummary {
 	pairs: number;
 }
 
+/** The stages of our code once the body is in, the model excepted (route and read are floor-post's too). */
+export const OUR_CODE_STAGES = [
+	"parse",
+	"validate",
+	"encode",
+	"serialise",
+	"respond",
+] as const satisfies readonly Stage[];
+
+/**
+ * --stages: where one prediction row's time goes, in µs: the server's stage p50s (in-process)
+ * beside the client's p50s of the prediction and of the same server's floor cells. Derived from
+ * the row's medians over the rounds, so the columns add up.
+ */
+export interface StageBreakdown
+	extends Pick<Row, "machine" | "runtime" | "workers" | "metrics" | "model" | "concurrency"> {
+	stagesUs: StageTimes;
+	/** The floor row's p50 (GET /health): the runtime's bare HTTP round trip. */
+	bareGetUs: number | null;
+	/** floor-post p50 − floor p50: what receiving the body adds. */
+	bodyReceiptUs: number | null;
+	/** The sum of OUR_CODE_STAGES. */
+	ourCodeUs: number;
+	/** The prediction row's p50. */
+	predictionUs: number | null;
+	/** prediction p50 − floor-post p50 − infer (in-process): what our code costs beyond the model. */
+	ownCostUs: number | null;
+	/** own cost − our code: what no timer covers. */
+	residualUs: number | null;
+}
+
 interface Derived {
 	rows: Row[];
+	stages: StageBreakdown[];
 	servers: ServerRow[];
 	metricsCost: MetricsCost[];
 	metricsSummary: MetricsCostSummary[];
@@ -148,6 +185,7 @@ export function derive(sources: readonly Source[]): Derived {
 	const metricsCost = metricsCosts(rows, sources);
 	return {
 		rows,
+		stages: stageBreakdowns(rows),
 		servers: serverRows(sources),
 		metricsCost,
 		metricsSummary: metricsSummaries(metricsCost),
@@ -276,6 +314,7 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			errors: cells.reduce((sum, c) => sum + c.stats.errors, 0),
 			non2xx: summedNon2xx(cells),
 			...generatorLoad(cells),
+			stagesUs: stageMedians(cells),
 		};
 	});
 }
@@ -299,21 +338,64 @@ function summedNon2xx(cells: readonly Cell[]): [string, number][] {
 	return [...counts];
 }
 
+/** Per stage, the median over the cells that have stage timings of their p50s. */
+function stageMedians(cells: readonly Cell[]): StageTimes | null {
+	const timed = cells.flatMap((c) => (c.stages ? [c.stages.p50Us] : []));
+	if (timed.length === 0) return null;
+	const entries = STAGES.map((stage) => [stage, median(timed.map((t) => t[stage])) ?? 0]);
+	return Object.fromEntries(entries) as StageTimes;
+}
+
+/** The server a row was measured on (machine, runtime, workers, metrics) and its concurrency. */
+const serverKey = (r: Row): string =>
+	JSON.stringify([r.machine, r.runtime, r.workers, r.metrics, r.concurrency]);
+
+/** The rows of one model (a floor), by serverKey. */
+const byServer = (rows: readonly Row[], model: string): Map<string, Row> =>
+	new Map(rows.filter((r) => r.model === model).map((r) => [serverKey(r), r]));
+
 function withFloor(rows: Row[]): Row[] {
-	const key = (r: Row) =>
-		JSON.stringify([r.machine, r.runtime, r.workers, r.metrics, r.concurrency]);
-	const p50s = (model: string) =>
-		new Map(rows.filter((r) => r.model === model).map((r) => [key(r), r.p50Ms]));
-	const floors = p50s(FLOOR);
-	const floorPosts = p50s(FLOOR_POST);
-	const over = (row: Row, base: number | null | undefined) =>
-		base === null || base === undefined || row.p50Ms === null ? null : row.p50Ms - base;
+	const floors = byServer(rows, FLOOR);
+	const floorPosts = byServer(rows, FLOOR_POST);
+	const over = (row: Row, base: Row | undefined) =>
+		base?.p50Ms == null || row.p50Ms === null ? null : row.p50Ms - base.p50Ms;
 	// floor-post over floor is the runtime's charge for receiving the body: shown on its row.
 	return rows.map((row) => ({
 		...row,
-		p50OverFloorMs: row.model === FLOOR ? null : over(row, floors.get(key(row))),
-		p50OverFloorPostMs: isFloor(row.model) ? null : over(row, floorPosts.get(key(row))),
+		p50OverFloorMs: row.model === FLOOR ? null : over(row, floors.get(serverKey(row))),
+		p50OverFloorPostMs: isFloor(row.model) ? null : over(row, floorPosts.get(serverKey(row))),
 	}));
+}
+
+/** Every row with stage timings, beside its server's floors (rows withFloor has completed). */
+function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
+	const floors = byServer(rows, FLOOR);
+	const floorPosts = byServer(rows, FLOOR_POST);
+	const us = (ms: number | null | undefined) => (ms == null ? null : ms * 1000);
+	return rows.flatMap((row) => {
+		const { machine, runtime, workers, metrics, model, concurrency, stagesUs } = row;
+		if (stagesUs === null) return [];
+		const ourCodeUs = OUR_CODE_STAGES.reduce((sum, stage) => sum + stagesUs[stage], 0);
+		const overFloorPostUs = us(row.p50OverFloorPostMs);
+		const ownCostUs = overFloorPostUs === null ? null : overFloorPostUs - stagesUs.infer;
+		return [
+			{
+				machine,
+				runtime,
+				workers,
+				metrics,
+				model,
+				concurrency,
+				stagesUs,
+				bareGetUs: us(floors.get(serverKey(row))?.p50Ms),
+				bodyReceiptUs: us(floorPosts.get(serverKey(row))?.p50OverFloorMs),
+				ourCodeUs,
+				predictionUs: us(row.p50Ms),
+				ownCostUs,
+				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
+			},
+		];
+	});
 }
 
 function serverRows(sources: readonly Source[]): ServerRow[] {

@@ -38,6 +38,7 @@ function environmentSection(sources: readonly Source[]): string {
 			run,
 			`- Workers (WORKERS): ${(o.workers ?? ["1"]).join(", ")}`,
 			...(o.metrics ? [`- Metrics (METRICS): ${o.metrics.join(", ")}`] : []),
+			...(o.stages ? ["- Stages (STAGES=1): our runtimes' servers timed each prediction"] : []),
 			"",
 		);
 	}

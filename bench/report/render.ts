@@ -10,6 +10,7 @@ import {
 	latencyTable,
 	metricsCostTable,
 	soakTable,
+	stagesTable,
 	startupTable,
 	type Table,
 } from "./tables.ts";
@@ -22,13 +23,15 @@ interface Rendered {
 }
 
 export function renderReport(sources: readonly Source[]): Rendered {
-	const { rows, servers, metricsCost, metricsSummary } = derive(sources);
+	const { rows, stages, servers, metricsCost, metricsSummary } = derive(sources);
 	const soak = soakTable(sources);
 	if (rows.length === 0 && !soak) throw new Error("the results hold no cells to report");
 	const tables: Table[] = [];
 	const charts: Rendered["charts"] = [];
 	if (rows.length > 0) {
 		tables.push(latencyTable(rows, sources, "runtime"), latencyTable(rows, sources, "model"));
+		const breakdown = stagesTable(stages, sources);
+		if (breakdown) tables.push(breakdown);
 		const sweep = concurrencyTable(rows, sources);
 		if (sweep) tables.push(sweep);
 		const cost = metricsCostTable(metricsCost, metricsSummary, sources);

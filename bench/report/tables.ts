@@ -1,10 +1,12 @@
-import { FLOOR_POST, type MetricsSetting } from "../results.ts";
+import { FLOOR_POST, type MetricsSetting, STAGES } from "../results.ts";
 import {
 	GENERATOR_BOUND_PCT,
 	type MetricsCost,
 	type MetricsCostSummary,
+	OUR_CODE_STAGES,
 	type Row,
 	type ServerRow,
+	type StageBreakdown,
 } from "./derive.ts";
 import {
 	metricsLabel,
@@ -33,6 +35,10 @@ export function numericColumns(table: Table): boolean[] {
 
 const fmtMs = (ms: number | null, digits = 3): string => (ms === null ? "-" : ms.toFixed(digits));
 
+/** µs to one decimal; differences straddle 0, and a tiny negative one would print as "-0.0". */
+const fmtUs = (us: number | null): string =>
+	us === null ? "-" : us.toFixed(1).replace(/^-(0\.0)$/, "$1");
+
 const fmtRange = (range: { min: number; max: number } | null, digits: number): string =>
 	range === null ? "-" : `${range.min.toFixed(digits)}–${range.max.toFixed(digits)}`;
 
@@ -57,11 +63,15 @@ function variantColumns(items: readonly { workers: number; metrics: MetricsSetti
 	};
 }
 
-function sortRows(rows: readonly Row[], sources: readonly Source[], order: SortKey[]): Row[] {
+function sortRows<T extends Pick<Row, SortKey>>(
+	rows: readonly T[],
+	sources: readonly Source[],
+	order: SortKey[],
+): T[] {
 	const machines = sources.map((s) => s.label);
 	const runtimes = runtimeOrder(sources);
 	const models = modelOrder(sources);
-	const rank = (r: Row, key: SortKey): number => {
+	const rank = (r: T, key: SortKey): number => {
 		switch (key) {
 			case "concurrency":
 				return r.concurrency;
@@ -224,6 +234,74 @@ export function latencyTable(
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }
 
+const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" zod, "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. A sum of p50s is not the p50 of the sum, so the residual can come out below 0. The timers add about nine performance.now() calls to each prediction, which its p50 includes.`;
+
+/**
+ * Only for runs with --stages: per runtime and model, the server's stage p50s (in-process, µs)
+ * between the client's p50s of the floors and of the prediction.
+ */
+export function stagesTable(
+	breakdowns: readonly StageBreakdown[],
+	sources: readonly Source[],
+): Table | null {
+	if (breakdowns.length === 0) return null;
+	const merged = sources.length > 1;
+	const variant = variantColumns(breakdowns);
+	const swept = new Set(breakdowns.map((b) => b.concurrency)).size > 1;
+	const sorted = sortRows(breakdowns, sources, [
+		"runtime",
+		"workers",
+		"metrics",
+		"model",
+		"machine",
+		"concurrency",
+	]);
+	const stageHeader = (stage: string) =>
+		stage === "infer" ? "infer (in-process) µs" : `${stage} µs`;
+	const rows = sorted.map((b) => [
+		...(merged ? [b.machine] : []),
+		b.runtime,
+		...variant.values(b),
+		b.model,
+		...(swept ? [String(b.concurrency)] : []),
+		...[b.bareGetUs, b.bodyReceiptUs, ...STAGES.map((stage) => b.stagesUs[stage])].map(fmtUs),
+		...[b.ourCodeUs, b.residualUs, b.predictionUs, b.ownCostUs].map(fmtUs),
+	]);
+	const lowest = sorted[0]?.concurrency ?? 1;
+	const notes = [
+		`${swept ? "Each concurrency run" : `Concurrency ${lowest}`}, µs. Each stage column is the median over the rounds of the server's p50 for that stage over the cell's measured predictions (STAGES=1: timed in-process with performance.now(), the timers cleared after the cell's warm-up); "bare GET" is the floor cell's p50 (GET /health), "body receipt" the floor-post cell's p50 minus it, "prediction p50" the model cell's, all client side and each the median over the rounds, as in the latency tables. The derived columns are computed from those medians.`,
+		STAGES_NOTE,
+	];
+	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {
+		notes.push(
+			'"-": the run had no floor or floor-post cell on that server to compute the column from (add them to --models).',
+		);
+	}
+	// Recorded only when given: their presence means the run had some.
+	if (sources.some(({ results: { options } }) => options.peers || options.targets)) {
+		notes.push("Peers and targets have no stage timers: only our runtimes have rows here.");
+	}
+	return {
+		title: "Where a prediction's time goes (p50, µs)",
+		headers: [
+			...(merged ? ["machine"] : []),
+			"runtime",
+			...variant.headers,
+			"model",
+			...(swept ? ["concurrency"] : []),
+			"bare GET µs",
+			"body receipt µs",
+			...STAGES.map(stageHeader),
+			"our code µs",
+			"residual µs",
+			"prediction p50 µs",
+			"own cost µs",
+		],
+		rows,
+		notes,
+	};
+}
+
 /** Only when more than one concurrency or more than one workers value was run. */
 export function concurrencyTable(rows: readonly Row[], sources: readonly Source[]): Table | null {
 	const workers = severalWorkers(rows);
@@ -296,9 +374,7 @@ export function metricsCostTable(
 	const workers = severalWorkers(selected);
 	const paired = selected.some((c) => c.pairedMs !== null);
 	const spread = selected.some((c) => c.roundPairedMs.length > 1);
-	// Differences straddle 0: a tiny negative one would otherwise print as "-0.0".
-	const us = (ms: number | null) =>
-		ms === null ? "-" : (ms * 1000).toFixed(1).replace(/^-(0\.0)$/, "$1");
+	const us = (ms: number | null) => fmtUs(ms === null ? null : ms * 1000);
 	const usRange = (range: { min: number; max: number } | null) =>
 		range === null ? "-" : `${us(range.min)}–${us(range.max)}`;
 	const lead = (c: { machine: string; runtime: string; workers: number }, model: string) => [

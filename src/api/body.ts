@@ -72,12 +72,11 @@ export interface ReadOptions {
 	readonly untypedIsJson?: boolean;
 }
 
-/** The request's JSON value, or the ApiError (415, 413, 400) that explains why not. */
-export async function readJson(
-	request: Request,
-	limit: number,
-	{ untypedIsJson = false }: ReadOptions = {},
-): Promise<unknown> {
+/**
+ * Refuses what is not a JSON body before a byte of it is read: a Content-Encoding (415) or a
+ * Content-Type other than JSON (415).
+ */
+export function checkJsonHeaders(request: Request, { untypedIsJson = false }: ReadOptions = {}) {
 	const type = request.headers.get("content-type");
 	const encoding = request.headers.get("content-encoding");
 	if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
@@ -94,7 +93,10 @@ export async function readJson(
 			`Content-Type must be application/json (utf-8), got ${type === null ? "none" : JSON.stringify(type)}`,
 		);
 	}
-	const bytes = await readComplete(request, limit);
+}
+
+/** The JSON value of a body's bytes, or the 400 that says why there is none. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
 	let text: string;
 	try {
 		text = utf8.decode(bytes);
@@ -107,4 +109,14 @@ export async function readJson(
 	} catch {
 		throw new ApiError(400, "malformed_json", "request body is not valid JSON");
 	}
+}
+
+/** The request's JSON value, or the ApiError (415, 413, 400) that explains why not. */
+export async function readJson(
+	request: Request,
+	limit: number,
+	options: ReadOptions = {},
+): Promise<unknown> {
+	checkJsonHeaders(request, options);
+	return parseJsonBytes(await readComplete(request, limit));
 }

@@ -4,6 +4,7 @@ import type { ModelId } from "../inference/model-info.ts";
 import { encodeRows, FEATURE_COUNT, type RowEncoder } from "../inference/preprocess.ts";
 import type { LoadedModel, Registry } from "../inference/registry.ts";
 import type { ModelMetrics, ServiceMetrics } from "../metrics/service.ts";
+import { type Accepts, compileAccepts } from "./accept.ts";
 import { BODY_LIMITS, readJson } from "./body.ts";
 import { ApiError, issuesOf } from "./errors.ts";
 import { countOwnRequest, errorStatus } from "./http-count.ts";
@@ -36,15 +37,23 @@ export function requestedModel(c: Context, registry: Registry): LoadedModel {
  */
 export interface PredictionShape<Body, Answer> {
 	readonly schema: z.ZodType<Body>;
+	/** The schema compiled to a check of valid bodies, or null where zod alone decides. */
+	readonly accepts: Accepts | null;
 	readonly limit: number;
 	encode(body: Body, encodeRow: RowEncoder): Float32Array;
 	answer(model: ModelId, probabilities: Float32Array): Answer;
+	/** The answer's JSON text. */
+	serialise(model: ModelId, probabilities: Float32Array): string;
 }
 
 const outcome = (probability: number) => (probability >= 0.5 ? 1 : 0);
 
+/** What JSON.stringify writes for a number: itself when finite, else null. */
+const jsonNumber = (value: number) => (Number.isFinite(value) ? value : null);
+
 export const ONE_PASSENGER: PredictionShape<Passenger, Prediction> = {
 	schema: Passenger,
+	accepts: compileAccepts(Passenger),
 	limit: BODY_LIMITS.single,
 	encode(passenger, encodeRow) {
 		const input = new Float32Array(FEATURE_COUNT);
@@ -55,10 +64,16 @@ export const ONE_PASSENGER: PredictionShape<Passenger, Prediction> = {
 		const probability = probabilities[0] ?? Number.NaN;
 		return { model, prediction: outcome(probability), probability };
 	},
+	// The answer's fixed shape written as a template: JSON.stringify of the object, less its walk.
+	serialise(model, probabilities) {
+		const probability = probabilities[0] ?? Number.NaN;
+		return `{"model":${JSON.stringify(model)},"prediction":${outcome(probability)},"probability":${jsonNumber(probability)}}`;
+	},
 };
 
 export const BATCH: PredictionShape<BatchRequest, BatchPrediction> = {
 	schema: BatchRequest,
+	accepts: compileAccepts(BatchRequest),
 	limit: BODY_LIMITS.batch,
 	encode: ({ instances }, encodeRow) => encodeRows(encodeRow, instances),
 	answer: (model, probabilities) => ({
@@ -68,6 +83,9 @@ export const BATCH: PredictionShape<BatchRequest, BatchPrediction> = {
 			probability,
 		})),
 	}),
+	serialise(model, probabilities) {
+		return JSON.stringify(this.answer(model, probabilities));
+	},
 };
 
 function invalid(error: z.ZodError): ApiError {
@@ -76,20 +94,24 @@ function invalid(error: z.ZodError): ApiError {
 }
 
 /** The model call's own time, so clients and the bench can tell it from HTTP time. */
-const serverTiming = (inferMs: number): Record<string, string> => ({
+export const serverTiming = (inferMs: number): Record<string, string> => ({
 	"server-timing": `infer;dur=${inferMs.toFixed(3)}`,
 });
 
+/** The request body as the shape's type, or the 400 that lists every invalid field. */
+export function validated<Body>(shape: PredictionShape<Body, unknown>, body: unknown): Body {
+	if (shape.accepts?.(body)) return body as Body;
+	const parsed = shape.schema.safeParse(body);
+	if (!parsed.success) throw invalid(parsed.error);
+	return parsed.data;
+}
+
 /** The request body validated and preprocessed into the model's input. */
-function modelInput<Body>(
+const modelInput = <Body>(
 	shape: PredictionShape<Body, unknown>,
 	body: unknown,
 	model: LoadedModel,
-): Float32Array {
-	const parsed = shape.schema.safeParse(body);
-	if (!parsed.success) throw invalid(parsed.error);
-	return shape.encode(parsed.data, model.encode);
-}
+): Float32Array => shape.encode(validated(shape, body), model.encode);
 
 /**
  * The one prediction handler: read the bounded body, validate it, preprocess it into one
@@ -114,7 +136,7 @@ export function predictHandler<Body, Answer>(
 			? await executor.predict(input, rows)
 			: executor.predict(input, rows);
 		const timing = serverTiming(performance.now() - startedAt);
-		return respond(shape.answer(model.id, probabilities), 200, timing);
+		return respond.text(shape.serialise(model.id, probabilities), 200, timing);
 	};
 }
 
@@ -155,7 +177,8 @@ function measuredPredictHandler<Body, Answer>(
 			// One clock read ends both intervals: recording then reads the clock once more than not.
 			const answeredAt = performance.now();
 			const inferMs = answeredAt - startedAt;
-			const response = respond(shape.answer(model.id, probabilities), 200, serverTiming(inferMs));
+			const text = shape.serialise(model.id, probabilities);
+			const response = respond.text(text, 200, serverTiming(inferMs));
 			if (counted) {
 				record.succeeded((answeredAt - enteredAt) / 1000, inferMs / 1000, rows);
 				metrics.http.count(route, method, 200);

@@ -12,7 +12,13 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 	"cross-origin-opener-policy": "same-origin",
 };
 
-export type Respond = (body: unknown, status?: number, extra?: Record<string, string>) => Response;
+type Extra = Record<string, string>;
+
+/** A JSON response: `respond(value)` serialises the value, `respond.text(json)` takes the text. */
+export interface Respond {
+	(body: unknown, status?: number, extra?: Extra): Response;
+	text(json: string, status?: number, extra?: Extra): Response;
+}
 
 /**
  * JSON responses built with plain-object headers. Setting headers through Hono's c.header() or a
@@ -27,13 +33,14 @@ export type Respond = (body: unknown, status?: number, extra?: Record<string, st
 export function createResponder(isDraining: () => boolean): Respond {
 	const open = { "content-type": "application/json", ...SECURITY_HEADERS };
 	const closing = { ...open, connection: "close" };
-	return (body, status = 200, extra) => {
+	const text = (json: string, status = 200, extra?: Extra) => {
 		const headers = isDraining() ? closing : open;
-		return new Response(JSON.stringify(body), {
-			status,
-			headers: extra ? { ...headers, ...extra } : headers,
-		});
+		return new Response(json, { status, headers: extra ? { ...headers, ...extra } : headers });
 	};
+	return Object.assign(
+		(body: unknown, status?: number, extra?: Extra) => text(JSON.stringify(body), status, extra),
+		{ text },
+	);
 }
 
 /**

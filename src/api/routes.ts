@@ -3,7 +3,14 @@ import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
 import { ApiError } from "./errors.ts";
 import { errors, json, withSharedResponses } from "./openapi.ts";
-import { BATCH, type Handler, ONE_PASSENGER, predictHandler, requestedModel } from "./predict.ts";
+import {
+	BATCH,
+	type Handler,
+	ONE_PASSENGER,
+	type PredictionShape,
+	predictHandler,
+	requestedModel,
+} from "./predict.ts";
 import type { Respond } from "./respond.ts";
 import {
 	BatchPrediction,
@@ -16,6 +23,7 @@ import {
 	Prediction,
 	Readiness,
 } from "./schemas.ts";
+import { type StageTimes, stagedPredictHandler } from "./stages.ts";
 
 /** A route's documentation and its handler, declared together so the two cannot drift. */
 export interface ApiRoute {
@@ -37,13 +45,18 @@ const needsToken = (path: string) =>
 
 /**
  * Every route of the service except the two documents (/openapi.json, /docs) and /metrics; with
- * `metrics`, the prediction routes record into them.
+ * `metrics`, the prediction routes record into them; with `stages` (STAGES=1), they time their steps.
  */
 export function apiRoutes(
 	registry: Registry,
 	respond: Respond,
 	metrics?: ServiceMetrics,
+	stages?: StageTimes,
 ): ApiRoute[] {
+	const predict = <Body, Answer>(shape: PredictionShape<Body, Answer>) =>
+		stages
+			? stagedPredictHandler(shape, registry, respond, stages, metrics)
+			: predictHandler(shape, registry, respond, metrics);
 	return [
 		{
 			config: {
@@ -94,7 +107,7 @@ export function apiRoutes(
 				},
 				responses: { 200: json(Prediction, "The prediction"), ...errors(400, 404, 413, 415) },
 			},
-			handler: predictHandler(ONE_PASSENGER, registry, respond, metrics),
+			handler: predict(ONE_PASSENGER),
 		},
 		{
 			config: {
@@ -110,7 +123,7 @@ export function apiRoutes(
 					...errors(400, 404, 413, 415),
 				},
 			},
-			handler: predictHandler(BATCH, registry, respond, metrics),
+			handler: predict(BATCH),
 		},
 	];
 }

@@ -116,6 +116,7 @@ async function serve(
 		metrics: config.metrics,
 		v2: config.v2,
 		benchRoutes: config.benchRoutes,
+		stages: config.stages,
 	});
 	try {
 		listener = await runtime.listen(app, config, { reusePort: config.workers > 1 });
@@ -127,6 +128,9 @@ async function serve(
 	logger.info(`listening on ${listener.url} (${runtime.name})`);
 	if (config.benchRoutes) {
 		logger.warn("BENCH_ROUTES=1: the bench's own route POST /bench/floor-post is mounted");
+	}
+	if (config.stages) {
+		logger.warn("STAGES=1: predictions are timed stage by stage, served at GET /bench/stages");
 	}
 
 	runtime.onShutdownRequest(async (reason) => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseOptions, UsageError } from "../../bench/options.ts";
+import { parseOptions } from "../../bench/options.ts";
 import { buildPlan, cellPlan, FLOOR_POST_PATH } from "../../bench/plan.ts";
 import { derive } from "../../bench/report/derive.ts";
 import { labelSources } from "../../bench/report/sources.ts";
@@ -10,19 +10,9 @@ import { type Cell, FLOOR_POST, type Results, readResults } from "../../bench/re
 import { readV2Input, V2_MODEL_NAME, V2Error } from "../../bench/v2.ts";
 import { FLOOR_POST_PATH as SERVICE_FLOOR_POST_PATH } from "../../src/api/bench-routes.ts";
 import { MODEL_NAME } from "../../src/inference/repository.ts";
-import { FIXTURES, tempDir } from "./helpers.ts";
+import { FIXTURES, tempDir, usageError } from "./helpers.ts";
 
 /** The floor-post cell and --v2 NAME --input FILE: options, plan and the report's column. */
-
-const usageError = (argv: string[]): string => {
-	try {
-		parseOptions(argv);
-	} catch (error) {
-		if (error instanceof UsageError) return error.message;
-		throw error;
-	}
-	throw new Error(`accepted: ${argv.join(" ")}`);
-};
 
 describe("floor-post", () => {
 	test("in the default models beside floor, and accepted by --models", () => {

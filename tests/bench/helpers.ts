@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseOptions, UsageError } from "../../bench/options.ts";
 
 export const ROOT = resolve(import.meta.dir, "..", "..");
 export const BUN = join(ROOT, "node_modules", ".bin", "bun");
@@ -17,6 +18,17 @@ if (!hasOhaFixtures) {
 export const hasServer =
 	existsSync(join(ROOT, "models", "manifest.json")) &&
 	existsSync(join(ROOT, "src", "serve", "node.ts"));
+
+/** The one line the bench prints for `argv`; throws when the options are accepted. */
+export function usageError(argv: string[]): string {
+	try {
+		parseOptions(argv);
+	} catch (error) {
+		if (error instanceof UsageError) return error.message;
+		throw error;
+	}
+	throw new Error(`accepted: ${argv.join(" ")}`);
+}
 
 export function tempDir(prefix: string): string {
 	return mkdtempSync(join(tmpdir(), `bench-test-${prefix}-`));

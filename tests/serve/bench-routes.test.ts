@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { FLOOR_POST_PATH } from "../../src/api/bench-routes.ts";
 import { BODY_LIMITS } from "../../src/api/body.ts";
+import { STAGES, STAGES_PATH } from "../../src/api/stages.ts";
 import {
 	RUNTIMES,
 	type RunningServer,
@@ -13,10 +14,10 @@ import {
 } from "../support/server.ts";
 
 /**
- * BENCH_ROUTES on real servers of Node, Bun and Deno started as users start them (Deno with
- * deno.json's permissions, which must let it read the variable): the bench's POST floor is there
- * with BENCH_ROUTES=1 only. The parser and the route itself: tests/config.test.ts,
- * tests/api/bench-routes.test.ts.
+ * BENCH_ROUTES and STAGES on real servers of Node, Bun and Deno started as users start them (Deno
+ * with deno.json's permissions, which must let it read the variables): the bench's POST floor is
+ * there with BENCH_ROUTES=1 only, /bench/stages with STAGES=1 only. The parser and the routes
+ * themselves: tests/config.test.ts, tests/api/bench-routes.test.ts, tests/api/stages.test.ts.
  */
 
 // Generous bounds for a loaded machine; never timings.
@@ -86,6 +87,85 @@ describe("BENCH_ROUTES on every runtime", () => {
 				runtime: RUNTIMES[i],
 				code: 1,
 				lines: ['titanic-serve: invalid BENCH_ROUTES="yes": must be "1" or "0"'],
+			});
+		}
+	});
+});
+
+describe("STAGES on every runtime", () => {
+	const predict = (url: string, path: string, body: string) =>
+		fetch(`${url}${path}`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body,
+		});
+
+	test("STAGES=1: predictions timed by model, warm-up and refused ones left out; DELETE clears", async () => {
+		await onEveryRuntime({ STAGES: "1", BENCH_ROUTES: undefined }, async (server, runtime) => {
+			expect(server.stderr()).toContain("STAGES=1");
+			const batch = `{"instances":[${PASSENGER},${PASSENGER}]}`;
+			const requests: [string, string, number][] = [
+				["/predict/gbdt-onnx", PASSENGER, 200],
+				["/predict/gbdt-onnx", PASSENGER, 200],
+				["/predict/gbdt-onnx", PASSENGER, 200],
+				["/predict/mlp-ts/batch", batch, 200],
+				["/predict/mlp-ts/batch", batch, 200],
+				["/predict/gbdt-onnx", '{"Pclass":4}', 400],
+				["/predict/gbdt-onnx", "{", 400],
+			];
+			for (const [path, body, status] of requests) {
+				const response = await predict(server.url, path, body);
+				expect({ runtime, path, status: response.status }).toEqual({ runtime, path, status });
+				await response.arrayBuffer();
+			}
+			const shown = await fetch(`${server.url}${STAGES_PATH}`);
+			expect({ runtime, status: shown.status }).toEqual({ runtime, status: 200 });
+			const body = (await shown.json()) as {
+				unit: string;
+				stages: string[];
+				models: Record<string, { count: number; p50: Record<string, number> }>;
+			};
+			const counts = Object.fromEntries(
+				Object.entries(body.models).map(([id, model]) => [id, model.count]),
+			);
+			expect({ runtime, unit: body.unit, stages: body.stages, counts }).toEqual({
+				runtime,
+				unit: "us",
+				stages: [...STAGES],
+				counts: { "gbdt-onnx": 3, "mlp-ts": 2 },
+			});
+			for (const model of Object.values(body.models)) {
+				expect(Object.values(model.p50).every((us) => Number.isFinite(us) && us >= 0)).toBe(true);
+			}
+			// STAGES alone does not mount the other bench route.
+			const floor = await floorPost(server.url, PASSENGER);
+			expect({ runtime, floor: floor.status }).toEqual({ runtime, floor: 404 });
+			await floor.arrayBuffer();
+			const cleared = await fetch(`${server.url}${STAGES_PATH}`, { method: "DELETE" });
+			expect({ runtime, status: cleared.status, body: await cleared.text() }).toEqual({
+				runtime,
+				status: 204,
+				body: "",
+			});
+			const after = (await (await fetch(`${server.url}${STAGES_PATH}`)).json()) as {
+				models: object;
+			};
+			expect({ runtime, models: after.models }).toEqual({ runtime, models: {} });
+		});
+	});
+
+	test("STAGES=yes: one line naming it, exit 1", async () => {
+		const results = await Promise.all(
+			RUNTIMES.map((runtime) =>
+				runToExit(serveCommand(runtime), { PORT: "0", STAGES: "yes" }, STARTUP_MS),
+			),
+		);
+		for (const [i, result] of results.entries()) {
+			const lines = `${result.stdout}${result.stderr}`.trim().split("\n");
+			expect({ runtime: RUNTIMES[i], code: result.code, lines }).toEqual({
+				runtime: RUNTIMES[i],
+				code: 1,
+				lines: ['titanic-serve: invalid STAGES="yes": must be "1" or "0"'],
 			});
 		}
 	});

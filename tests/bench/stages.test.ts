@@ -1,0 +1,367 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { BuiltinGenerator } from "../../bench/loadgen/builtin.ts";
+import { sendAfterWarmup } from "../../bench/loadgen/types.ts";
+import { parseOptions } from "../../bench/options.ts";
+import { buildPlan } from "../../bench/plan.ts";
+import { derive } from "../../bench/report/derive.ts";
+import { renderReport } from "../../bench/report/render.ts";
+import { labelSources } from "../../bench/report/sources.ts";
+import { stagesTable } from "../../bench/report/tables.ts";
+import { terminalTable } from "../../bench/report/terminal.ts";
+import {
+	type Cell,
+	FLOOR,
+	FLOOR_POST,
+	parseResults,
+	type Results,
+	readResults,
+	STAGES,
+	type StageTimes,
+	writeResults,
+} from "../../bench/results.ts";
+import { checkStages, clearStages, readStages, STAGES_PATH } from "../../bench/stages.ts";
+import * as service from "../../src/api/stages.ts";
+import { FIXTURES, ROOT, runCli, tempDir, usageError } from "./helpers.ts";
+
+/** --stages: options, plan, the stage routes' client, results, derivation and the table. */
+
+describe("--stages options and plan", () => {
+	test("off by default; on for our runtimes' servers only, peers and targets beside them", () => {
+		expect(parseOptions([]).stages).toBe(false);
+		const options = parseOptions([
+			"--stages",
+			"--runtimes",
+			"node,bun",
+			"--models",
+			"mlp-ts,floor",
+			"--peers",
+			"fastapi",
+			"--target",
+			"mine=http://127.0.0.1:8000/predict/mlp",
+		]);
+		expect(options.stages).toBe(true);
+		const plan = buildPlan({ ...options, rounds: 1 });
+		expect(plan.map((s) => [s.runtime, s.stages ?? false])).toEqual([
+			["node", true],
+			["bun", true],
+			["fastapi", false],
+			["mine", false],
+		]);
+		expect(buildPlan({ ...parseOptions([]), rounds: 1 }).some((s) => s.stages)).toBe(false);
+	});
+
+	for (const [argv, message] of [
+		[["--soak", "60s"], "--stages times the cells of a normal run: it takes no --soak"],
+		[["--metrics", "on,off"], "--stages reads one server per cell: it takes one --metrics value"],
+		[
+			["--workers", "1,2"],
+			"--stages reads one server process's timers: it takes no --workers but 1",
+		],
+		[["--workers", "2"], "--stages reads one server process's timers"],
+		[
+			["--models", "floor,floor-post"],
+			"--stages times predictions: --models needs one of mlp-onnx",
+		],
+	] as const) {
+		test(`rejects --stages ${argv.join(" ")}`, () => {
+			expect(usageError(["--stages", ...argv])).toContain(message);
+		});
+	}
+
+	test("the bench's stage names and route are the service's", () => {
+		expect([...STAGES]).toEqual([...service.STAGES]);
+		expect(STAGES_PATH).toBe(service.STAGES_PATH);
+	});
+});
+
+/** A stand-in for a STAGES=1 server: logs every request, answers GET /bench/stages with `answer`. */
+describe("the stage routes' client and the generators' call after the warm-up", () => {
+	let server: Server;
+	let base = "";
+	const log: string[] = [];
+	let answer: { status: number; body: unknown } = { status: 404, body: {} };
+
+	beforeAll(async () => {
+		server = createServer((req, res) => {
+			log.push(`${req.method} ${req.url}`);
+			req.resume();
+			req.on("end", () => {
+				if (req.url === STAGES_PATH && req.method === "DELETE") {
+					res.writeHead(204).end();
+				} else if (req.url === STAGES_PATH) {
+					const text = JSON.stringify(answer.body);
+					res.writeHead(answer.status, { "content-length": Buffer.byteLength(text) }).end(text);
+				} else {
+					res.writeHead(200, { "content-length": 2 }).end("{}");
+				}
+			});
+		});
+		await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+		base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	});
+	afterAll(() => {
+		server.close();
+	});
+
+	const timed = () => ({ name: "bun", server: { baseUrl: base } });
+	const p50 = Object.fromEntries(STAGES.map((s, i) => [s, i + 0.5])) as StageTimes;
+
+	test("a server without the routes (404) stops the bench with one line", async () => {
+		answer = { status: 404, body: { error: "not found" } };
+		await expect(checkStages(timed())).rejects.toThrow(
+			"bun answered 404 to GET /bench/stages: it has no stage timers (a server from before STAGES=1); run without --stages",
+		);
+	});
+
+	test("reads one model's count and p50s; null for a model it timed none of", async () => {
+		const mean = p50;
+		answer = {
+			status: 200,
+			body: { unit: "us", stages: STAGES, models: { "mlp-ts": { count: 7, p50, mean } } },
+		};
+		await checkStages(timed());
+		expect(await readStages(timed(), "mlp-ts")).toEqual({ count: 7, p50Us: p50 });
+		expect(await readStages(timed(), "gbdt-ts")).toBeNull();
+	});
+
+	test("an answer with other stages, or none, is refused by name", async () => {
+		answer = { status: 200, body: { unit: "us", stages: ["route", "all"], models: {} } };
+		await expect(checkStages(timed())).rejects.toThrow(
+			`bun: GET /bench/stages answered no summary of the stages ${STAGES.join(",")}`,
+		);
+		answer = { status: 500, body: {} };
+		await expect(checkStages(timed())).rejects.toThrow("bun answered 500 to GET /bench/stages");
+	});
+
+	test("the call after the warm-up must answer 2xx", async () => {
+		await sendAfterWarmup(clearStages(timed()));
+		expect(log.at(-1)).toBe(`DELETE ${STAGES_PATH}`);
+		answer = { status: 500, body: {} };
+		await expect(sendAfterWarmup({ method: "GET", url: `${base}${STAGES_PATH}` })).rejects.toThrow(
+			`GET ${base}${STAGES_PATH} after the warm-up answered 500`,
+		);
+	});
+
+	test("the built-in generator sends it between the warm-up and the measured requests", async () => {
+		const generator = await BuiltinGenerator.create(
+			join(ROOT, "node_modules", ".bin", "node"),
+			"0.0.0-test",
+		);
+		log.length = 0;
+		const result = await generator.run({
+			url: `${base}/predict/mlp-ts`,
+			method: "POST",
+			body: "{}",
+			contentType: "application/json",
+			requests: 4,
+			concurrency: 2,
+			warmup: 3,
+			afterWarmup: clearStages(timed()),
+		});
+		expect(result.samples).toHaveLength(4);
+		const posts = (n: number) => Array.from({ length: n }, () => "POST /predict/mlp-ts");
+		expect(log).toEqual([...posts(3), `DELETE ${STAGES_PATH}`, ...posts(4)]);
+	});
+});
+
+/** Stage p50s per round (µs), each stage's median from a different round where it can be. */
+const ROUND_STAGES: StageTimes[] = [
+	{ route: 1, read: 5, parse: 2, validate: 4, encode: 1, infer: 30, serialise: 2, respond: 5 },
+	{ route: 2, read: 4, parse: 2, validate: 3, encode: 1, infer: 20, serialise: 3, respond: 5 },
+	{ route: 3, read: 6, parse: 2, validate: 5, encode: 1, infer: 25, serialise: 1, respond: 5 },
+];
+/** Client p50s per round (ms) of node's c=1 cells: medians 0.050, 0.065 and 0.180. */
+const ROUND_P50: Record<string, number[]> = {
+	[FLOOR]: [0.05, 0.04, 0.06],
+	[FLOOR_POST]: [0.06, 0.07, 0.065],
+	"mlp-onnx": [0.2, 0.15, 0.18],
+};
+
+/**
+ * The fixture (node and bun, mlp-onnx and floor, c=1 and 8, 3 rounds) run with --stages: its
+ * floor cells copied as floor-post cells, node's c=1 cells given ROUND_P50, and every mlp-onnx
+ * cell ROUND_STAGES (bun's too, whose p50s stay the fixture's).
+ */
+function staged(): Results {
+	const results = readResults(join(FIXTURES, "results.json"));
+	const posts = results.cells
+		.filter((c) => c.model === FLOOR)
+		.map((c): Cell => ({ ...c, model: FLOOR_POST }));
+	results.cells = [...results.cells, ...posts].map((cell) => {
+		const p50 = ROUND_P50[cell.model]?.[cell.round - 1];
+		const ours = cell.runtime === "node" && cell.concurrency === 1 && p50 !== undefined;
+		const stats = ours ? { ...cell.stats, p50Ms: p50 } : cell.stats;
+		const p50Us = ROUND_STAGES[cell.round - 1] as StageTimes;
+		return cell.model === "mlp-onnx"
+			? { ...cell, stats, stages: { count: 1000, p50Us } }
+			: { ...cell, stats };
+	});
+	results.options = {
+		...results.options,
+		models: [...results.options.models, FLOOR_POST],
+		stages: true,
+	};
+	return results;
+}
+
+const breakdowns = (results: Results) => derive(labelSources([results])).stages;
+const table = (results: Results) => {
+	const sources = labelSources([results]);
+	const made = stagesTable(derive(sources).stages, sources);
+	if (!made) throw new Error("no stages table");
+	return made;
+};
+const column = (t: ReturnType<typeof table>, row: string[], header: string) =>
+	row[t.headers.indexOf(header)];
+
+describe("stage breakdown: derived once from the rounds", () => {
+	test("medians over the rounds per stage; floors, our code, own cost and residual from them", () => {
+		const node = breakdowns(staged()).find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(node?.stagesUs).toEqual({
+			route: 2,
+			read: 5,
+			parse: 2,
+			validate: 4,
+			encode: 1,
+			infer: 25,
+			serialise: 2,
+			respond: 5,
+		});
+		expect(node?.bareGetUs).toBeCloseTo(50, 9);
+		expect(node?.bodyReceiptUs).toBeCloseTo(15, 9);
+		expect(node?.ourCodeUs).toBe(2 + 4 + 1 + 2 + 5);
+		expect(node?.predictionUs).toBeCloseTo(180, 9);
+		// 180 − 65 − 25, and that minus our code's 14.
+		expect(node?.ownCostUs).toBeCloseTo(90, 9);
+		expect(node?.residualUs).toBeCloseTo(76, 9);
+	});
+
+	test("one breakdown per timed row: the floors have none, nor do runs without --stages", () => {
+		const all = breakdowns(staged());
+		expect(all.map((b) => `${b.runtime} ${b.model} c${b.concurrency}`).sort()).toEqual([
+			"bun mlp-onnx c1",
+			"bun mlp-onnx c8",
+			"node mlp-onnx c1",
+			"node mlp-onnx c8",
+		]);
+		expect(breakdowns(readResults(join(FIXTURES, "results.json")))).toEqual([]);
+		const sources = labelSources([readResults(join(FIXTURES, "results.json"))]);
+		expect(stagesTable(derive(sources).stages, sources)).toBeNull();
+	});
+
+	test("without floor-post: its columns are '-', the rest still shown", () => {
+		const results = staged();
+		results.cells = results.cells.filter((c) => c.model !== FLOOR_POST);
+		const node = breakdowns(results).find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(node).toMatchObject({ bodyReceiptUs: null, ownCostUs: null, residualUs: null });
+		expect(node?.bareGetUs).toBeCloseTo(50, 9);
+		const t = table(results);
+		const row = t.rows.find((r) => r[0] === "node" && r[2] === "1") as string[];
+		expect(column(t, row, "body receipt µs")).toBe("-");
+		expect(column(t, row, "own cost µs")).toBe("-");
+		expect(column(t, row, "bare GET µs")).toBe("50.0");
+		expect(t.notes.join(" ")).toContain('"-": the run had no floor or floor-post cell');
+	});
+});
+
+describe("the stages table", () => {
+	test("the issue's columns in order, one row per runtime, model and concurrency", () => {
+		const t = table(staged());
+		expect(t.title).toBe("Where a prediction's time goes (p50, µs)");
+		expect(t.headers).toEqual([
+			"runtime",
+			"model",
+			"concurrency",
+			"bare GET µs",
+			"body receipt µs",
+			"route µs",
+			"read µs",
+			"parse µs",
+			"validate µs",
+			"encode µs",
+			"infer (in-process) µs",
+			"serialise µs",
+			"respond µs",
+			"our code µs",
+			"residual µs",
+			"prediction p50 µs",
+			"own cost µs",
+		]);
+		expect(t.rows[0]).toEqual([
+			"node",
+			"mlp-onnx",
+			"1",
+			"50.0",
+			"15.0",
+			"2.0",
+			"5.0",
+			"2.0",
+			"4.0",
+			"1.0",
+			"25.0",
+			"2.0",
+			"5.0",
+			"14.0",
+			"76.0",
+			"180.0",
+			"90.0",
+		]);
+		expect(t.rows.map((r) => `${r[0]} c${r[2]}`)).toEqual([
+			"node c1",
+			"node c8",
+			"bun c1",
+			"bun c8",
+		]);
+		expect(t.notes.join(" ")).toContain("A sum of p50s is not the p50 of the sum");
+	});
+
+	test("a negative residual prints as a number, right-aligned", () => {
+		const results = staged();
+		results.cells = results.cells.map((c) =>
+			c.stages ? { ...c, stages: { ...c.stages, p50Us: { ...c.stages.p50Us, respond: 100 } } } : c,
+		);
+		const t = table(results);
+		expect(column(t, t.rows[0] as string[], "residual µs")).toBe("-19.0");
+		const line = terminalTable(t).split("\n")[3] as string;
+		expect(line).toMatch(/ -19\.0 +180\.0 +90\.0$/);
+	});
+
+	test("in the report right after the latency tables, and in report.md with the run's setting", () => {
+		const rendered = renderReport(labelSources([staged()]));
+		expect(rendered.tables.map((t) => t.title).slice(0, 3)).toEqual([
+			"By runtime",
+			"By model",
+			"Where a prediction's time goes (p50, µs)",
+		]);
+		expect(rendered.markdown).toContain("### Where a prediction's time goes (p50, µs)");
+		expect(rendered.markdown).toContain("| node | mlp-onnx | 1 | 50.0 | 15.0 |");
+		expect(rendered.markdown).toContain("- Stages (STAGES=1): ");
+	});
+
+	test("results.json keeps the stage figures; a cell missing a stage is refused", () => {
+		const dir = tempDir("stages");
+		writeResults(join(dir, "results.json"), staged());
+		expect(readResults(join(dir, "results.json"))).toEqual(staged());
+		const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+		const at = json.cells.findIndex((c: Cell) => c.stages !== undefined);
+		delete json.cells[at].stages.p50Us.respond;
+		expect(() => parseResults(JSON.stringify(json))).toThrow(`at cells.${at}.stages.p50Us.respond`);
+	});
+
+	test("npm run bench:report re-renders it from a saved results.json", async () => {
+		const dir = tempDir("stages-report");
+		mkdirSync(join(dir, "raw"));
+		writeResults(join(dir, "results.json"), staged());
+		const result = await runCli("bench/report.ts", [dir]);
+		expect(result.code).toBe(0);
+		expect(result.stdout).toContain("Where a prediction's time goes (p50, µs)");
+		expect(result.stdout).toMatch(/^node\s+mlp-onnx\s+1\s+50\.0\s+15\.0\s/m);
+		expect(readFileSync(join(dir, "report.md"), "utf8")).toContain(
+			"### Where a prediction's time goes (p50, µs)",
+		);
+	});
+});
