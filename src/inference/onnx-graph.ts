@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { type OrtBackend, publicGraphValues, SESSION_OPTIONS } from "./onnx.ts";
-import type { GraphValue } from "./ort-native.ts";
+import { type GraphValue, type NativeTensor, nativeTensor } from "./ort-native.ts";
 import type { TensorModel } from "./tensor-model.ts";
 import {
 	DATATYPE_NAMES,
@@ -21,19 +21,25 @@ type Results = Record<string, ort.OnnxValue>;
 interface OpenGraph {
 	readonly inputs: readonly GraphValue[];
 	readonly outputs: readonly GraphValue[];
-	run(feeds: Record<string, ort.Tensor>, outputs: readonly string[]): Results | Promise<Results>;
+	run(tensors: readonly Tensor[], outputs: readonly string[]): Results | Promise<Results>;
 	close(): Promise<void>;
 }
 
 async function openGraph(bytes: Uint8Array, backend: OrtBackend): Promise<OpenGraph> {
 	if (backend.kind === "native") {
 		const { session, inputs, outputs } = backend.ort.open(bytes, SESSION_OPTIONS);
-		const runOptions = {};
 		return {
 			inputs,
 			outputs,
-			run: (feeds, names) =>
-				session.run(feeds, Object.fromEntries(names.map((name) => [name, null])), runOptions),
+			// Plain feeds and no run options: all the binding reads, without the per-call work an
+			// ort.Tensor and a run options object cost it (ort-native.ts).
+			run(tensors, names) {
+				const feeds: Record<string, NativeTensor> = {};
+				for (const { name, datatype, data, shape } of tensors) {
+					feeds[name] = nativeTensor(DATATYPES[datatype].ort, data, shape);
+				}
+				return session.run(feeds, Object.fromEntries(names.map((name) => [name, null])));
+			},
 			close: async () => session.dispose(),
 		};
 	}
@@ -41,7 +47,15 @@ async function openGraph(bytes: Uint8Array, backend: OrtBackend): Promise<OpenGr
 	return {
 		inputs: publicGraphValues(session.inputMetadata),
 		outputs: publicGraphValues(session.outputMetadata),
-		run: (feeds, names) => session.run(feeds, [...names]),
+		run(tensors, names) {
+			const feeds: Record<string, ort.Tensor> = {};
+			for (const { name, datatype, data, shape } of tensors) {
+				feeds[name] = new ort.Tensor(DATATYPES[datatype].ort as "float32", data as Float32Array, [
+					...shape,
+				]);
+			}
+			return session.run(feeds, [...names]);
+		},
 		close: () => session.release(),
 	};
 }
@@ -94,13 +108,7 @@ export async function openGraphModel(
 		inputs,
 		outputs,
 		infer(tensors, names) {
-			const feeds: Record<string, ort.Tensor> = {};
-			for (const { name, datatype, data, shape } of tensors) {
-				feeds[name] = new ort.Tensor(DATATYPES[datatype].ort as "float32", data as Float32Array, [
-					...shape,
-				]);
-			}
-			const results = graph.run(feeds, names);
+			const results = graph.run(tensors, names);
 			return results instanceof Promise
 				? results.then((done) => toOutputs(done, names, outputSpecs))
 				: toOutputs(results, names, outputSpecs);

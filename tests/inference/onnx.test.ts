@@ -92,10 +92,8 @@ function typescriptExecutor(entry: ModelEntry) {
 		: createTreeEnsembleExecutor(TreeEnsembleParams.parse(params));
 }
 
-const predict = async (executor: Executor, input: Float32Array) =>
-	executor.async
-		? await executor.predict(input, input.length / 6)
-		: executor.predict(input, input.length / 6);
+const predict = async (executor: Executor, input: Float32Array, rows = input.length / 6) =>
+	executor.async ? await executor.predict(input, rows) : executor.predict(input, rows);
 
 const BACKENDS: Record<"native" | "public", { testedVersion?: string }> = {
 	native: {},
@@ -146,6 +144,50 @@ describe.each([
 			);
 		}
 		expect(await predict(executor, new Float32Array(0))).toHaveLength(0);
+		await executor.close?.();
+	});
+
+	test("answers each call from its own input, in arrays no later call overwrites", async () => {
+		const executor = await createOnnxExecutor(bytes, entry, await backend);
+		const typescript = typescriptExecutor(entry);
+		const passengers = grid();
+		// Two single rows apart, a batch after a single row, a single row after the batch, and
+		// batches of other sizes: each answer checked once every call has been made.
+		const calls = [
+			passengers.slice(0, 1),
+			passengers.slice(479, 480),
+			[...passengers, ...passengers].slice(0, 1000),
+			passengers.slice(5, 6),
+			passengers.slice(100, 107),
+			passengers.slice(0, 1),
+		].map((rows) => encodeRows(encode, rows));
+		const answers: Float32Array[] = [];
+		for (const input of calls) answers.push(await predict(executor, input));
+		const snapshots = answers.map((a) => Array.from(a));
+		for (const [i, input] of calls.entries()) {
+			expect(Array.from(answers[i] as Float32Array)).toEqual(snapshots[i] as number[]);
+			expectAgreement(
+				answers[i] as Float32Array,
+				typescript.predict(input, input.length / 6),
+				EXECUTOR_TOLERANCE,
+			);
+		}
+		expect(answers[1]?.[0]).not.toBe(answers[0]?.[0]);
+		expect(Array.from(answers[5] as Float32Array)).toEqual(snapshots[0] as number[]);
+		expect(answers[2]).toHaveLength(1000);
+		await executor.close?.();
+	});
+
+	test("refuses an input whose length is not rows x 6, as ort.Tensor did", async () => {
+		const executor = await createOnnxExecutor(bytes, entry, await backend);
+		const row = encodeRows(encode, grid().slice(0, 2));
+		// More values than rows need would otherwise run on the first rows and ignore the rest.
+		await expect(predict(executor, row, 1)).rejects.toThrow(
+			"Tensor's size(6) does not match data length(12).",
+		);
+		await expect(predict(executor, row.subarray(0, 6), 2)).rejects.toThrow(
+			"Tensor's size(12) does not match data length(6).",
+		);
 		await executor.close?.();
 	});
 
