@@ -74,8 +74,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --v2 NAME           also measure model NAME (NAME.onnx in the servers' MODELS_DIR) over
                       POST /v2/models/NAME/infer, as cell v2:NAME; needs --input
   --input FILE        the V2 inference request body for --v2 (JSON with an "inputs" array)
-  --peers LIST        reference servers started like a runtime: ${PEERS.join(",")} (its cells: mlp for
-                      mlp-ts or mlp-onnx, floor, floor-post; other models are skipped for it)
+  --peers LIST        reference servers started like a runtime: ${PEERS.join(",")} (fastapi's
+                      cells: mlp for mlp-ts or mlp-onnx, floor, floor-post; the bare runtime servers':
+                      floor, floor-post; other models are skipped for them)
   --target NAME=URL   a running server measured as runtime NAME, POSTed the body at URL (repeatable)
   --requests N        measured requests per cell (default ${DEFAULTS.requests})
   --concurrency LIST  e.g. 1,16,64 for a throughput sweep (default 1)

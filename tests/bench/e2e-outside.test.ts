@@ -166,6 +166,50 @@ describe.skipIf(!hasServer || !hasFastapi)("--peers fastapi, the real peer", () 
 	);
 });
 
+describe.skipIf(!hasServer)(
+	"--peers node-bare,bun-bare,deno-bare, the runtimes' own servers",
+	() => {
+		test(
+			"each measured on floor and floor-post, skipped elsewhere, exit 0 on SIGTERM",
+			async () => {
+				const out = tempDir("bare");
+				const bare = ["node-bare", "bun-bare", "deno-bare"];
+				const result = await runCli("bench/cli.ts", [
+					"--runtimes",
+					"bun",
+					"--models",
+					"mlp-ts,floor,floor-post",
+					"--peers",
+					bare.join(","),
+					...SHORT,
+					"--out",
+					out,
+				]);
+				expect(result.stderr).not.toContain("warning");
+				expect(result.code).toBe(0);
+				const results = readResults(join(out, "results.json"));
+				for (const peer of bare) {
+					const cells = results.cells.filter((c) => c.runtime === peer);
+					expect({ peer, models: cells.map((c) => c.model).sort() }).toEqual({
+						peer,
+						models: ["floor", "floor-post"],
+					});
+					for (const cell of cells) expect(cell.stats.statusCodes).toEqual({ "200": 40 });
+					expect(results.environment.runtimes[peer]).toMatch(/\d+\.\d+.* \(no framework\)$/);
+					const server = results.processes.find((p) => p.runtime === peer);
+					expect({ peer, exit: server?.exitCode, killed: server?.killed }).toEqual({
+						peer,
+						exit: 0,
+						killed: false,
+					});
+				}
+				expect(results.skipped).toEqual(bare.map((runtime) => ({ runtime, models: ["mlp-ts"] })));
+			},
+			{ timeout: 120_000 },
+		);
+	},
+);
+
 describe.skipIf(!hasServer || !hasPython)("--peers fastapi without its packages", () => {
 	test("one line naming the setup script, exit 1, before any server starts", async () => {
 		// Python without site-packages: Debian's dist-packages (fastapi, numpy, ...) are not seen.
