@@ -170,6 +170,8 @@ export interface StageBreakdown
 	ownCostUs: number | null;
 	/** own cost − our code: what no timer covers. */
 	residualUs: number | null;
+	/** prediction p50 ÷ bare GET p50: how far the prediction is from the runtime's floor. */
+	timesBareGet: number | null;
 }
 
 interface Derived {
@@ -378,6 +380,8 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 		const ourCodeUs = OUR_CODE_STAGES.reduce((sum, stage) => sum + stagesUs[stage], 0);
 		const overFloorPostUs = us(row.p50OverFloorPostMs);
 		const ownCostUs = overFloorPostUs === null ? null : overFloorPostUs - stagesUs.infer;
+		const bareGetUs = us(floors.get(serverKey(row))?.p50Ms);
+		const predictionUs = us(row.p50Ms);
 		return [
 			{
 				machine,
@@ -387,12 +391,13 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 				model,
 				concurrency,
 				stagesUs,
-				bareGetUs: us(floors.get(serverKey(row))?.p50Ms),
+				bareGetUs,
 				bodyReceiptUs: us(floorPosts.get(serverKey(row))?.p50OverFloorMs),
 				ourCodeUs,
-				predictionUs: us(row.p50Ms),
+				predictionUs,
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
+				timesBareGet: bareGetUs && predictionUs !== null ? predictionUs / bareGetUs : null,
 			},
 		];
 	});

@@ -234,7 +234,7 @@ export function latencyTable(
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }
 
-const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" zod, "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. A sum of p50s is not the p50 of the sum, so the residual can come out below 0. The timers add about nine performance.now() calls to each prediction, which its p50 includes.`;
+const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" zod, "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. "x bare GET" is prediction p50 ÷ bare GET. A sum of p50s is not the p50 of the sum, so the residual can come out below 0. The timers add about nine performance.now() calls to each prediction, which its p50 includes.`;
 
 /**
  * Only for runs with --stages: per runtime and model, the server's stage p50s (in-process, µs)
@@ -266,6 +266,7 @@ export function stagesTable(
 		...(swept ? [String(b.concurrency)] : []),
 		...[b.bareGetUs, b.bodyReceiptUs, ...STAGES.map((stage) => b.stagesUs[stage])].map(fmtUs),
 		...[b.ourCodeUs, b.residualUs, b.predictionUs, b.ownCostUs].map(fmtUs),
+		b.timesBareGet === null ? "-" : b.timesBareGet.toFixed(2),
 	]);
 	const lowest = sorted[0]?.concurrency ?? 1;
 	const notes = [
@@ -296,6 +297,7 @@ export function stagesTable(
 			"residual µs",
 			"prediction p50 µs",
 			"own cost µs",
+			"x bare GET",
 		],
 		rows,
 		notes,

@@ -290,6 +290,7 @@ describe("the stages table", () => {
 			"residual µs",
 			"prediction p50 µs",
 			"own cost µs",
+			"x bare GET",
 		]);
 		expect(t.rows[0]).toEqual([
 			"node",
@@ -309,6 +310,7 @@ describe("the stages table", () => {
 			"76.0",
 			"180.0",
 			"90.0",
+			"3.60",
 		]);
 		expect(t.rows.map((r) => `${r[0]} c${r[2]}`)).toEqual([
 			"node c1",
@@ -327,7 +329,7 @@ describe("the stages table", () => {
 		const t = table(results);
 		expect(column(t, t.rows[0] as string[], "residual µs")).toBe("-19.0");
 		const line = terminalTable(t).split("\n")[3] as string;
-		expect(line).toMatch(/ -19\.0 +180\.0 +90\.0$/);
+		expect(line).toMatch(/ -19\.0 +180\.0 +90\.0 +3\.60$/);
 	});
 
 	test("in the report right after the latency tables, and in report.md with the run's setting", () => {
