@@ -27,7 +27,7 @@ export function benchRoutes(respond: Respond): ApiRoute[] {
 				responses: { 200: json(Health, "The body was read") },
 			},
 			handler: async (c) => {
-				await readComplete(c.req.raw, BODY_LIMITS.single);
+				await readComplete(c.req.raw, BODY_LIMITS.single, c.env);
 				return respond({ status: "ok" });
 			},
 		},

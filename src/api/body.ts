@@ -47,15 +47,32 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
 }
 
 /**
+ * A runtime's own cheaper way to a request's whole body, from the env its server hands the app
+ * (Node: the IncomingMessage), or undefined where it has none and the Request's body is read.
+ * The runtime's entry point sets it once (serve/node.ts); shared code never names a runtime.
+ */
+export type DirectBody = (env: unknown, limit: number) => Promise<Uint8Array> | undefined;
+
+let directBody: DirectBody = () => undefined;
+
+export function readBodiesWith(reader: DirectBody): void {
+	directBody = reader;
+}
+
+/**
  * A body stream that fails mid-way was cut off by the client (it aborted, or sent less than its
  * Content-Length): the client's fault, answered 400 (if it still listens) and not logged as ours.
  * The server never cuts one off itself: on shutdown it lets the reads under way finish, and
  * parks the requests that come to their body later (see body-reads.ts).
  */
-export async function readComplete(request: Request, limit: number): Promise<Uint8Array> {
+export async function readComplete(
+	request: Request,
+	limit: number,
+	env?: unknown,
+): Promise<Uint8Array> {
 	if (!bodyReads.begin()) return bodyReads.park();
 	try {
-		return await readBounded(request, limit);
+		return await (directBody(env, limit) ?? readBounded(request, limit));
 	} catch (error) {
 		if (error instanceof ApiError) throw error;
 		throw new ApiError(400, "malformed_json", "request body ended before its declared length");
@@ -115,8 +132,9 @@ export function parseJsonBytes(bytes: Uint8Array): unknown {
 export async function readJson(
 	request: Request,
 	limit: number,
+	env?: unknown,
 	options: ReadOptions = {},
 ): Promise<unknown> {
 	checkJsonHeaders(request, options);
-	return parseJsonBytes(await readComplete(request, limit));
+	return parseJsonBytes(await readComplete(request, limit, env));
 }

@@ -127,7 +127,7 @@ export function predictHandler<Body, Answer>(
 	if (metrics) return measuredPredictHandler(shape, registry, respond, metrics);
 	return async (c) => {
 		const model = requestedModel(c, registry);
-		const input = modelInput(shape, await readJson(c.req.raw, shape.limit), model);
+		const input = modelInput(shape, await readJson(c.req.raw, shape.limit, c.env), model);
 		const rows = input.length / FEATURE_COUNT;
 		const { executor } = model;
 		const startedAt = performance.now();
@@ -167,7 +167,7 @@ function measuredPredictHandler<Body, Answer>(
 		}
 		const { model, record } = target;
 		try {
-			const input = modelInput(shape, await readJson(c.req.raw, shape.limit), model);
+			const input = modelInput(shape, await readJson(c.req.raw, shape.limit, c.env), model);
 			const rows = input.length / FEATURE_COUNT;
 			const { executor } = model;
 			const startedAt = performance.now();

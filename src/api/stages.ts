@@ -122,7 +122,7 @@ export function stagedPredictHandler<Body, Answer>(
 		const record = c.env === WARM_UP_ENV ? undefined : metrics?.model(model.id);
 		try {
 			checkJsonHeaders(c.req.raw);
-			const bytes = await readComplete(c.req.raw, shape.limit);
+			const bytes = await readComplete(c.req.raw, shape.limit, c.env);
 			marks[2] = performance.now();
 			const value = parseJsonBytes(bytes);
 			marks[3] = performance.now();

@@ -2,7 +2,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { getRequestListener } from "@hono/node-server";
+import { readBodiesWith } from "../api/body.ts";
 import { ListenError, type RuntimeAdapter, run } from "./lifecycle.ts";
+import { nodeBody } from "./node-body.ts";
 import { processWorkers } from "./processes.ts";
 
 /** Node: node:http with Hono's request listener. */
@@ -26,4 +28,5 @@ const node: RuntimeAdapter = {
 		}),
 };
 
+readBodiesWith(nodeBody);
 await run(node, process.env);

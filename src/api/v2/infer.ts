@@ -88,7 +88,7 @@ function jsonOutputs(results: readonly Tensor[]) {
 
 async function parseRequest(c: Context, limits: InferLimits): Promise<InferRequest> {
 	const parsed = InferRequest.safeParse(
-		await readJson(c.req.raw, limits.maxBodyBytes, { untypedIsJson: true }),
+		await readJson(c.req.raw, limits.maxBodyBytes, c.env, { untypedIsJson: true }),
 	);
 	if (parsed.success) return parsed.data;
 	const issues = issuesOf(parsed.error);
