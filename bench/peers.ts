@@ -66,6 +66,10 @@ export const PEER_SETUP: Record<PeerName, string> = {
 	"deno-bare": "peers/bare/README.md",
 };
 
+/** The folder of a peer's server and README; a name no peer has (an old results.json) gets its own. */
+export const peerFolder = (peer: string): string =>
+	(BARE as readonly string[]).includes(peer) ? "peers/bare" : `peers/${peer}`;
+
 /** A bare peer's runtime, whose pinned binary (node_modules/.bin) runs peers/bare/<runtime>.ts. */
 const bareRuntime = (peer: BareName) => peer.slice(0, -"-bare".length);
 
@@ -134,7 +138,8 @@ export async function peerVersion(
 		default: {
 			const { command } = bareCommand(peer, root);
 			const result = await runCollect(command, ["--version"], { timeoutMs: 15_000 });
-			const version = result.stdout.trim().split("\n")[0] ?? "";
+			// node prints "v24.21.0", bun "1.4.5", deno "deno 2.9.6 (stable, ...)".
+			const version = /\d+\.\d+\.\d+\S*/.exec(result.stdout)?.[0];
 			return result.code === 0 && version
 				? `${bareRuntime(peer)} ${version} (no framework)`
 				: "unknown";

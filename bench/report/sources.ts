@@ -1,3 +1,4 @@
+import { peerFolder } from "../peers.ts";
 import { type MetricsSetting, metricsOf, type Results, workersOf } from "../results.ts";
 import { RUNTIMES } from "../runtimes.ts";
 
@@ -87,8 +88,8 @@ export function outsideNotes(sources: readonly Source[]): string[] {
 			notes.set(
 				peer,
 				cells.length > 0
-					? `${peer} is a reference server (peers/${peer}/, whose README says what its cells are), started and stopped like a runtime: measured on ${cells.join(", ")}${off}.`
-					: `${peer}, a reference server (peers/${peer}/), was not started: it has none of the cells asked for (${skipped.join(", ")}).`,
+					? `${peer} is a reference server (${peerFolder(peer)}/, whose README says what its cells are), started and stopped like a runtime: measured on ${cells.join(", ")}${off}.`
+					: `${peer}, a reference server (${peerFolder(peer)}/), was not started: it has none of the cells asked for (${skipped.join(", ")}).`,
 			);
 		}
 		for (const target of results.options.targets ?? []) {

@@ -38,6 +38,7 @@ export const PROTECTED_PATHS = [
 	"/models/*",
 	"/metrics",
 	"/v2/models/*",
+	"/bench/stages",
 ] as const;
 
 const needsToken = (path: string) =>

@@ -192,6 +192,23 @@ describe("without the option", () => {
 });
 
 describe("with the option", () => {
+	test("behind API_KEY like the predictions: 401 without the token, 200 and 204 with it", async () => {
+		const key = "k".repeat(16);
+		const server = app({ stages: true, apiKey: key });
+		for (const method of ["GET", "DELETE"]) {
+			const refused = await server.request(STAGES_PATH, { method });
+			expect({ method, status: refused.status }).toEqual({ method, status: 401 });
+			const allowed = await server.request(STAGES_PATH, {
+				method,
+				headers: { authorization: `Bearer ${key}` },
+			});
+			expect({ method, status: allowed.status }).toEqual({
+				method,
+				status: method === "GET" ? 200 : 204,
+			});
+		}
+	});
+
 	test("before any prediction: the eight stages, no models", async () => {
 		const body = await stagesOf(app({ stages: true }));
 		expect(body).toEqual({ unit: "us", stages: EIGHT_STAGES, models: {} });

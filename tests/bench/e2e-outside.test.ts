@@ -195,7 +195,9 @@ describe.skipIf(!hasServer)(
 						models: ["floor", "floor-post"],
 					});
 					for (const cell of cells) expect(cell.stats.statusCodes).toEqual({ "200": 40 });
-					expect(results.environment.runtimes[peer]).toMatch(/\d+\.\d+.* \(no framework\)$/);
+					expect(results.environment.runtimes[peer]).toMatch(
+						/^(node|bun|deno) \d+\.\d+\.\d+ \(no framework\)$/,
+					);
 					const server = results.processes.find((p) => p.runtime === peer);
 					expect({ peer, exit: server?.exitCode, killed: server?.killed }).toEqual({
 						peer,
@@ -204,6 +206,9 @@ describe.skipIf(!hasServer)(
 					});
 				}
 				expect(results.skipped).toEqual(bare.map((runtime) => ({ runtime, models: ["mlp-ts"] })));
+				const report = readFileSync(join(out, "report.md"), "utf8");
+				for (const peer of bare)
+					expect(report).toContain(`${peer} is a reference server (peers/bare/,`);
 			},
 			{ timeout: 120_000 },
 		);

@@ -39,7 +39,9 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 		expect(byModel.get("floor")?.stages).toBeUndefined();
 		expect(byModel.get("floor-post")?.stages).toBeUndefined();
 		const figures = "(\\s+-?\\d+\\.\\d)";
-		expect(result.stdout).toMatch(new RegExp(`^bun\\s+mlp-ts${figures.repeat(14)}$`, "m"));
+		expect(result.stdout).toMatch(
+			new RegExp(`^bun\\s+mlp-ts${figures.repeat(14)}\\s+\\d+\\.\\d\\d$`, "m"),
+		);
 		expect(readFileSync(join(out, "report.md"), "utf8")).toContain(
 			"### Where a prediction's time goes (p50, µs)",
 		);
