@@ -156,6 +156,10 @@ export function parseOptions(argv: readonly string[]): Options {
 	if (soakMs === null && values["soak-mark"] !== undefined) {
 		throw new UsageError("--soak-mark needs --soak");
 	}
+	// The option that makes the run a soak at all is the one to name first.
+	if (soakMs !== null && values.stages) {
+		throw new UsageError("--stages times the cells of a normal run: it takes no --soak");
+	}
 	if (soakMs !== null && soakMarkMs >= soakMs) {
 		throw new UsageError(
 			`--soak-mark (${soakMarkMs / 1000} s) must be shorter than --soak (${soakMs / 1000} s)`,
@@ -195,7 +199,7 @@ export function parseOptions(argv: readonly string[]): Options {
 			: list("model", values.models, [...MODELS, FLOOR, FLOOR_POST] as const);
 	const workers = parseWorkers(values.workers ?? DEFAULTS.workers.join(","));
 	const stages = values.stages ?? false;
-	if (stages) checkStagesRun({ soak: soakMs !== null, metrics, workers, models });
+	if (stages) checkStagesRun({ metrics, workers, models });
 	return {
 		runtimes,
 		peers,
@@ -224,17 +228,15 @@ export function parseOptions(argv: readonly string[]): Options {
 }
 
 /**
- * --stages reads one server process's timers per prediction cell: not in a soak (no cells), nor
- * with two servers at once (--metrics on,off) or several worker processes (each keeps its own).
+ * --stages reads one server process's timers per prediction cell (a soak, which has no cells, is
+ * refused where --soak is read): not with two servers at once (--metrics on,off) or several
+ * worker processes (each keeps its own).
  */
 function checkStagesRun(run: {
-	soak: boolean;
 	metrics: readonly MetricsSetting[];
 	workers: readonly number[];
 	models: readonly string[];
 }): void {
-	if (run.soak)
-		throw new UsageError("--stages times the cells of a normal run: it takes no --soak");
 	if (run.metrics.length > 1) {
 		throw new UsageError("--stages reads one server per cell: it takes one --metrics value");
 	}

@@ -170,7 +170,7 @@ export interface StageBreakdown
 	ownCostUs: number | null;
 	/** own cost − our code: what no timer covers. */
 	residualUs: number | null;
-	/** prediction p50 ÷ bare GET p50: how far the prediction is from the runtime's floor. */
+	/** prediction p50 ÷ floor p50: how far the prediction is from the server's GET /health. */
 	timesBareGet: number | null;
 }
 

@@ -234,7 +234,7 @@ export function latencyTable(
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }
 
-const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" the check compiled from the zod schema (zod itself for what the check does not accept), "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. "x bare GET" is prediction p50 ÷ bare GET. A sum of p50s is not the p50 of the sum, so the residual can come out below 0. The timers add about nine performance.now() calls to each prediction, which its p50 includes.`;
+const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" the check compiled from the zod schema (zod itself for what the check does not accept), "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. "x floor" is prediction p50 ÷ floor. A sum of p50s is not the p50 of the sum, so the residual can come out below 0. The timers add about nine performance.now() calls to each prediction, which its p50 includes.`;
 
 /**
  * Only for runs with --stages: per runtime and model, the server's stage p50s (in-process, µs)
@@ -270,7 +270,7 @@ export function stagesTable(
 	]);
 	const lowest = sorted[0]?.concurrency ?? 1;
 	const notes = [
-		`${swept ? "Each concurrency run" : `Concurrency ${lowest}`}, µs. Each stage column is the median over the rounds of the server's p50 for that stage over the cell's measured predictions (STAGES=1: timed in-process with performance.now(), the timers cleared after the cell's warm-up); "bare GET" is the floor cell's p50 (GET /health), "body receipt" the floor-post cell's p50 minus it, "prediction p50" the model cell's, all client side and each the median over the rounds, as in the latency tables. The derived columns are computed from those medians.`,
+		`${swept ? "Each concurrency run" : `Concurrency ${lowest}`}, µs. Each stage column is the median over the rounds of the server's p50 for that stage over the cell's measured predictions (STAGES=1: timed in-process with performance.now(), the timers cleared after the cell's warm-up); "floor" is the floor cell's p50 (GET /health), "body receipt" the floor-post cell's p50 minus it, "prediction p50" the model cell's, all client side and each the median over the rounds, as in the latency tables. The derived columns are computed from those medians.`,
 		STAGES_NOTE,
 	];
 	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {
@@ -290,14 +290,14 @@ export function stagesTable(
 			...variant.headers,
 			"model",
 			...(swept ? ["concurrency"] : []),
-			"bare GET µs",
+			"floor µs",
 			"body receipt µs",
 			...STAGES.map(stageHeader),
 			"our code µs",
 			"residual µs",
 			"prediction p50 µs",
 			"own cost µs",
-			"x bare GET",
+			"x floor",
 		],
 		rows,
 		notes,

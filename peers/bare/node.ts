@@ -2,10 +2,13 @@ import { createServer } from "node:http";
 import process from "node:process";
 import { address, BODY, FLOOR_POST_PATH, HEADERS } from "./answer.ts";
 
+// With its length, as the service sends it: without one node:http would answer chunked.
+const WITH_LENGTH = { ...HEADERS, "content-length": String(Buffer.byteLength(BODY)) };
+
 /** node:http alone: GET /health, and POST /bench/floor-post read whole before answering. */
 const server = createServer((request, response) => {
 	const answer = () => {
-		response.writeHead(200, HEADERS);
+		response.writeHead(200, WITH_LENGTH);
 		response.end(BODY);
 	};
 	if (request.method === "POST" && request.url === FLOOR_POST_PATH) {

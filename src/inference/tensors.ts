@@ -5,20 +5,10 @@
  * TensorError whose message the caller shows as is.
  */
 
+import type { TensorData as TypedData } from "./ort-native.ts";
+
 /** A tensor that does not fit its model: the message names the tensor and what is wrong. */
 export class TensorError extends Error {}
-
-type TypedData =
-	| Float32Array
-	| Float64Array
-	| Int8Array
-	| Int16Array
-	| Int32Array
-	| BigInt64Array
-	| Uint8Array
-	| Uint16Array
-	| Uint32Array
-	| BigUint64Array;
 
 interface ElementType {
 	/** onnxruntime-node's name for it. */

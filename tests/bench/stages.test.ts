@@ -56,6 +56,7 @@ describe("--stages options and plan", () => {
 
 	for (const [argv, message] of [
 		[["--soak", "60s"], "--stages times the cells of a normal run: it takes no --soak"],
+		[["--soak", "5s"], "--stages times the cells of a normal run: it takes no --soak"],
 		[["--metrics", "on,off"], "--stages reads one server per cell: it takes one --metrics value"],
 		[
 			["--workers", "1,2"],
@@ -263,7 +264,7 @@ describe("stage breakdown: derived once from the rounds", () => {
 		const row = t.rows.find((r) => r[0] === "node" && r[2] === "1") as string[];
 		expect(column(t, row, "body receipt µs")).toBe("-");
 		expect(column(t, row, "own cost µs")).toBe("-");
-		expect(column(t, row, "bare GET µs")).toBe("50.0");
+		expect(column(t, row, "floor µs")).toBe("50.0");
 		expect(t.notes.join(" ")).toContain('"-": the run had no floor or floor-post cell');
 	});
 });
@@ -276,7 +277,7 @@ describe("the stages table", () => {
 			"runtime",
 			"model",
 			"concurrency",
-			"bare GET µs",
+			"floor µs",
 			"body receipt µs",
 			"route µs",
 			"read µs",
@@ -290,7 +291,7 @@ describe("the stages table", () => {
 			"residual µs",
 			"prediction p50 µs",
 			"own cost µs",
-			"x bare GET",
+			"x floor",
 		]);
 		expect(t.rows[0]).toEqual([
 			"node",
