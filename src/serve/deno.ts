@@ -109,7 +109,9 @@ const deno: RuntimeAdapter = {
 	},
 
 	reportReady() {
+		// postMessage queues the message at once: the supervisor reads it before the worker's end.
 		if (isWorker) self.postMessage({ ready: true } satisfies WorkerMessage);
+		return Promise.resolve();
 	},
 
 	onShutdownRequest(stop) {

@@ -45,8 +45,11 @@ export interface RuntimeAdapter {
 	readonly workerIndex: number | null;
 	/** Starts worker `index` running this same entry point. */
 	startWorker(index: number): WorkerHandle;
-	/** Tells the supervisor this worker is ready; does nothing in the copy the user started. */
-	reportReady(): void;
+	/**
+	 * Tells the supervisor this worker is ready, resolving once told; does nothing in the copy the
+	 * user started.
+	 */
+	reportReady(): Promise<void>;
 	/** Calls `stop` when this copy is asked to shut down (a signal, or its supervisor). */
 	onShutdownRequest(stop: (reason: string) => void): void;
 	exit(code: number): never;
@@ -161,8 +164,9 @@ async function serve(
 	} catch (error) {
 		fail(`warm-up failed: ${firstLine(error)}`);
 	}
+	// The supervisor first, so that a worker's "ready" line always means its supervisor knows.
+	await runtime.reportReady();
 	logger.info(
 		`ready: ${[...registry.ids, ...registry.graphs.map((g) => g.name)].join(", ")} (${Math.round(performance.now())} ms after start)`,
 	);
-	runtime.reportReady();
 }

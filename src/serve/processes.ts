@@ -40,8 +40,12 @@ export const processWorkers: Pick<
 
 	reportReady() {
 		// Only to our own supervisor: a process manager that started this copy with an IPC
-		// channel of its own has not asked for the message.
-		if (workerIndex !== null && process.connected) process.send?.(READY_MESSAGE);
+		// channel of its own has not asked for the message. Resolved once the message is written,
+		// so the "ready" line that follows is never seen before the supervisor can know it.
+		return new Promise<void>((resolve) => {
+			if (workerIndex === null || !process.connected || !process.send) return resolve();
+			process.send(READY_MESSAGE, undefined, undefined, () => resolve());
+		});
 	},
 
 	onShutdownRequest(stop) {
