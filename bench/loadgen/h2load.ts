@@ -10,7 +10,7 @@ import {
 	type LoadRequest,
 	type LoadResult,
 	type Sample,
-	sendAfterWarmup,
+	warmUpSeparately,
 } from "./types.ts";
 
 /**
@@ -139,11 +139,7 @@ export class H2loadGenerator implements LoadGenerator {
 	 * connection follows a fresh connect (the connect itself is not in h2load's per-request time).
 	 */
 	async run(request: LoadRequest): Promise<LoadResult> {
-		const warmup = request.warmup ?? 0;
-		if (warmup > 0) {
-			await this.once({ ...request, requests: Math.max(warmup, request.concurrency) });
-		}
-		await sendAfterWarmup(request.afterWarmup);
+		await warmUpSeparately(request, (warm) => this.once(warm));
 		const { samples, failed, finishedUs, cpu } = await this.once(request);
 		return {
 			samples,

@@ -9,7 +9,7 @@ import {
 	type LoadResult,
 	type LoadSummary,
 	type Sample,
-	sendAfterWarmup,
+	warmUpSeparately,
 } from "./types.ts";
 
 /** `--output-format csv` appeared in oha 1.9.0 (the old `-j` flag went away then). */
@@ -178,12 +178,7 @@ class OhaGenerator implements LoadGenerator {
 	}
 
 	async run(request: LoadRequest): Promise<LoadResult> {
-		const warmup = request.warmup ?? 0;
-		if (warmup > 0) {
-			const { durationMs: _, ...counted } = request;
-			await this.once({ ...counted, requests: Math.max(warmup, request.concurrency) });
-		}
-		await sendAfterWarmup(request.afterWarmup);
+		await warmUpSeparately(request, (warm) => this.once(warm));
 		if (request.durationMs !== undefined) {
 			const { stdout, cpu } = await this.exec(request);
 			const { summary, errors, wallUs } = parseOhaJson(stdout);

@@ -84,6 +84,23 @@ export async function sendAfterWarmup(call: AfterWarmup | undefined): Promise<vo
 		throw new Error(`${method} ${url} after the warm-up answered ${response.status}`);
 }
 
+/**
+ * What an external generator (oha, h2load) does before its measured run: the warm-up as a
+ * separate, unmeasured run of `warmup` requests (at least one per connection; counted, even when
+ * the measured run is timed), then LoadRequest.afterWarmup.
+ */
+export async function warmUpSeparately(
+	request: LoadRequest,
+	once: (request: LoadRequest) => Promise<unknown>,
+): Promise<void> {
+	const warmup = request.warmup ?? 0;
+	if (warmup > 0) {
+		const { durationMs: _, ...counted } = request;
+		await once({ ...counted, requests: Math.max(warmup, request.concurrency) });
+	}
+	await sendAfterWarmup(request.afterWarmup);
+}
+
 /** Totals a generator reports itself when it gives no per-request rows (oha's JSON output). */
 export interface LoadSummary {
 	responses: number;

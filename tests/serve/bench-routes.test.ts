@@ -154,6 +154,27 @@ describe("STAGES on every runtime", () => {
 		});
 	});
 
+	test("STAGES=1 with API_KEY: both stage routes need the bearer token, as README says", async () => {
+		const key = "stages-e2e-key-0123456789";
+		await onEveryRuntime({ STAGES: "1", API_KEY: key }, async (server, runtime) => {
+			for (const method of ["GET", "DELETE"]) {
+				const refused = await fetch(`${server.url}${STAGES_PATH}`, { method });
+				await refused.arrayBuffer();
+				const allowed = await fetch(`${server.url}${STAGES_PATH}`, {
+					method,
+					headers: { authorization: `Bearer ${key}` },
+				});
+				await allowed.arrayBuffer();
+				expect({ runtime, method, refused: refused.status, allowed: allowed.status }).toEqual({
+					runtime,
+					method,
+					refused: 401,
+					allowed: method === "GET" ? 200 : 204,
+				});
+			}
+		});
+	});
+
 	test("STAGES=yes: one line naming it, exit 1", async () => {
 		const results = await Promise.all(
 			RUNTIMES.map((runtime) =>
