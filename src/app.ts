@@ -4,16 +4,11 @@ import { benchRoutes } from "./api/bench-routes.ts";
 import { docsRoutes } from "./api/docs.ts";
 import { ApiError } from "./api/errors.ts";
 import { countHttpRequests, markedRoute, metricsRoute } from "./api/metrics.ts";
+import { MountedPaths } from "./api/mounted-paths.ts";
 import { isProtocolPath, serveOpenApiDocument } from "./api/openapi.ts";
 import { logRequests } from "./api/request-log.ts";
 import { createResponder, documentHeaders } from "./api/respond.ts";
-import {
-	type ApiRoute,
-	apiRoutes,
-	mountRoutes,
-	PROTECTED_PATHS,
-	rejectOtherMethods,
-} from "./api/routes.ts";
+import { type ApiRoute, apiRoutes, mountRoutes, PROTECTED_PATHS } from "./api/routes.ts";
 import { StageTimes, stageRoutes } from "./api/stages.ts";
 import type { InferLimits } from "./api/v2/infer.ts";
 import { protocolRoutes } from "./api/v2/routes.ts";
@@ -99,16 +94,19 @@ export function createApp(
 		methodsByPath.set(path, ["GET"]);
 	}
 
-	rejectOtherMethods(app, methodsByPath);
+	const mounted = new MountedPaths(methodsByPath);
 	// Inside the counting wrapper, so a stage's "route" is Hono's dispatch alone.
 	stages?.watch(app);
 	if (metrics) {
 		metrics.http.addRoutes(methodsByPath.keys());
-		countHttpRequests(app, metrics.http);
+		countHttpRequests(app, metrics.http, mounted);
 	}
 	app.notFound((c) => {
-		const error = new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`);
-		return respond(errorBody(error, c.req.path), 404);
+		const allow = mounted.find(c.req.path)?.allow;
+		const error = allow
+			? new ApiError(405, "method_not_allowed", `use ${allow}`, { headers: { Allow: allow } })
+			: new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`);
+		return respond(errorBody(error, c.req.path), error.status, error.headers);
 	});
 	app.onError((error, c) => {
 		if (error instanceof ApiError) {

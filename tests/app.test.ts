@@ -256,6 +256,23 @@ describe("routing errors", () => {
 		expect(((await response.json()) as ErrorJson).error.code).toBe("method_not_allowed");
 		expect((await app.request("/health", { method: "DELETE" })).status).toBe(405);
 	});
+
+	test("405 and Allow also for a path with parameters, a HEAD, and the batch route", async () => {
+		const head = await app.request("/predict/mlp-ts/batch", { method: "HEAD" });
+		expect(head.status).toBe(405);
+		expect(head.headers.get("allow")).toBe("POST");
+		const models = await app.request("/models/mlp-ts", { method: "PUT" });
+		expect(models.status).toBe(405);
+		expect(models.headers.get("allow")).toBe("GET, HEAD");
+		expect((await app.request("/predict/mlp-ts/batch/extra")).status).toBe(404);
+	});
+
+	test("each mounted route has one handler: Hono calls it without composing a chain", () => {
+		const handlersOf = (path: string) => app.routes.filter((r) => r.path === path);
+		for (const path of ["/health", "/predict/:model", "/predict/:model/batch"]) {
+			expect(handlersOf(path).length).toBe(1);
+		}
+	});
 });
 
 describe("API_KEY", () => {

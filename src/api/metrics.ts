@@ -2,6 +2,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import type { HttpMetrics, ServiceMetrics } from "../metrics/service.ts";
 import { clearMarks, countedByHandler, dispatchedRoute, markRoute } from "./http-count.ts";
+import type { MountedPaths } from "./mounted-paths.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import { SECURITY_HEADERS } from "./respond.ts";
 import { type ApiRoute, routePattern } from "./routes.ts";
@@ -25,28 +26,22 @@ export function markedRoute(route: ApiRoute, http: HttpMetrics): ApiRoute {
 }
 
 /**
- * The pattern of the last route Hono matches for a request that reached no API route's handler
- * (refused by auth, a 405, a document, an unknown path). Every mounted path ends with its 405
- * handler (routes.ts), so a path that matches only middleware (a "/predict/*" guard, say), or
- * nothing, has no pattern: it counts as unmatched. Off the hot path: it routes the request again.
- */
-function lastMatchedPattern(app: OpenAPIHono, request: Request): string | undefined {
-	const method = request.method === "HEAD" ? "GET" : request.method;
-	const [handlers] = app.router.match(method, app.getPath(request));
-	return handlers.at(-1)?.[0][1].path;
-}
-
-/**
  * Counts every request in http_requests_total under its route pattern, by wrapping the app's
  * fetch: it sees the final response, errors, 401s and 404s included, and adds one promise
  * callback per request where a middleware would add a level to Hono's chain (two async frames);
- * a prediction, which counts itself, gets none. Warm-up requests are not counted.
+ * a prediction, which counts itself, gets none. A request that reached no route's handler (refused
+ * by auth, a 405, an unknown path) counts under the mounted path its path falls under, or as
+ * unmatched: a lookup off the hot path. Warm-up requests are not counted.
  */
-export function countHttpRequests(app: OpenAPIHono, http: HttpMetrics): void {
+export function countHttpRequests(
+	app: OpenAPIHono,
+	http: HttpMetrics,
+	mounted: MountedPaths,
+): void {
 	const dispatch = app.fetch;
 	const count = (request: Request, route: number | undefined, response: Response): Response => {
 		http.count(
-			route ?? http.route(lastMatchedPattern(app, request)),
+			route ?? http.route(mounted.find(app.getPath(request))?.path),
 			request.method,
 			response.status,
 		);

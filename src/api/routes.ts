@@ -1,7 +1,6 @@
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
-import { ApiError } from "./errors.ts";
 import { errors, json, withSharedResponses } from "./openapi.ts";
 import {
 	BATCH,
@@ -154,17 +153,4 @@ export function mountRoutes(
 		methodsByPath.set(path, [...(methodsByPath.get(path) ?? []), method]);
 	}
 	return methodsByPath;
-}
-
-/** Answers any other method on a mounted path 405, naming the right ones in Allow. */
-export function rejectOtherMethods(
-	app: OpenAPIHono,
-	methodsByPath: ReadonlyMap<string, readonly string[]>,
-): void {
-	for (const [path, methods] of methodsByPath) {
-		const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : [])].join(", ");
-		app.all(path, () => {
-			throw new ApiError(405, "method_not_allowed", `use ${allow}`, { headers: { Allow: allow } });
-		});
-	}
 }
