@@ -110,7 +110,18 @@ const CellSchema = z.object({
 	 * the measured run (cleared after the warm-up, read after the last response): predictions
 	 * timed and each stage's p50 in µs.
 	 */
-	stages: z.object({ count: Count, p50Us: StageTimesSchema }).optional(),
+	stages: z
+		.object({
+			count: Count,
+			p50Us: StageTimesSchema,
+			/**
+			 * At concurrency 1, with a generator that can interleave two routes (not oha): the p50
+			 * (µs) of the floor-posts sent in turn with this cell's predictions, in the same run on
+			 * the same connection (bench/beside.ts). Absent otherwise, and in files from before it.
+			 */
+			floorPostP50Us: z.number().nonnegative().optional(),
+		})
+		.optional(),
 });
 export type Cell = z.infer<typeof CellSchema>;
 

@@ -1,4 +1,5 @@
-import type { LoadRequest, LoadResult, Sample } from "./loadgen/types.ts";
+import { besideRequest, splitBeside } from "./beside.ts";
+import { type LoadRequest, type LoadResult, type Sample, takesTargets } from "./loadgen/types.ts";
 import { apportionWallUs, balancedDiffMs, pairFigures, samplesOf } from "./paired.ts";
 import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
 import { checkCells } from "./precheck.ts";
@@ -142,6 +143,12 @@ interface Measured {
 	cpuMs: number | null;
 }
 
+/**
+ * One cell's generator run. --stages, a prediction cell: the server's timers cleared after the
+ * warm-up and read before anything else is sent; at concurrency 1 floor-post is sent beside the
+ * prediction in the same run (beside.ts) when the generator can interleave the two routes (oha
+ * cannot: there the floor-post cell's p50 stands in, as the report says).
+ */
 async function measureCell(
 	session: Session<MeasuredServer>,
 	round: number,
@@ -149,12 +156,8 @@ async function measureCell(
 	settings: RunSettings,
 ): Promise<Cell> {
 	const { server } = session;
-	// --stages: the server's timers cleared after the warm-up, read before anything else is sent.
 	const staged = session.variant.stages === true && isStagedModel(plan.model);
-	const request = {
-		...session.request(plan, settings.requests, settings.warmup),
-		...(staged ? { afterWarmup: clearStages(session) } : {}),
-	};
+	const { request, interleaved } = cellRequest(session, plan, settings, staged);
 	const cpuBefore = server.cpuMs();
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();
@@ -167,13 +170,34 @@ async function measureCell(
 	}
 	const cpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
 	const { samples, errors, wallUs } = result;
+	const { floorPostP50Us, ...measured } = interleaved
+		? splitBeside(result)
+		: { samples, errors, wallUs, floorPostP50Us: null };
 	const cell = await cellOf(session, round, plan, settings, request, result, {
-		samples,
-		errors,
-		wallUs,
+		...measured,
 		cpuMs,
 	});
-	return stages === null ? cell : { ...cell, stages };
+	if (stages === null) return cell;
+	return { ...cell, stages: floorPostP50Us === null ? stages : { ...stages, floorPostP50Us } };
+}
+
+/** The generator's order for one cell, and whether it interleaves floor-post (beside.ts). */
+export function cellRequest(
+	session: Session<MeasuredServer>,
+	plan: CellPlan,
+	settings: Pick<RunSettings, "generator" | "requests" | "warmup">,
+	staged: boolean,
+): { request: LoadRequest; interleaved: boolean } {
+	const beside =
+		staged && plan.concurrency === 1
+			? besideRequest(session, plan, settings.requests, settings.warmup)
+			: null;
+	const interleaved = beside !== null && takesTargets(settings.generator, beside);
+	const base = interleaved
+		? (beside as LoadRequest)
+		: session.request(plan, settings.requests, settings.warmup);
+	const request = staged ? { ...base, afterWarmup: clearStages(session) } : base;
+	return { request, interleaved };
 }
 
 /**
@@ -278,12 +302,14 @@ async function inferTiming(
 function progressLine(cell: Cell): string {
 	const s = cell.stats;
 	const fmt = (ms: number | null) => (ms === null ? "-" : `${ms.toFixed(3)} ms`);
+	const beside = cell.stages?.floorPostP50Us;
+	const floorPost = beside === undefined ? "" : ` (floor-post beside it ${fmt(beside / 1000)})`;
 	const errors = s.errors > 0 ? `  ${s.errors} errors` : "";
 	const bad = non2xx(s.statusCodes)
 		.map(([code, n]) => `  ${n}x${code}`)
 		.join("");
 	const runtime = serverName(cell.runtime, { workers: workersOf(cell), metrics: metricsOf(cell) });
-	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${bad}`;
+	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}${floorPost}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${bad}`;
 }
 
 function pairLine(pair: Pair): string {

@@ -18,6 +18,7 @@ export class BuiltinGenerator implements LoadGenerator {
 	readonly nodeBin: string;
 	readonly info: GeneratorInfo;
 	readonly rotates = true;
+	readonly interleavesRoutes = true;
 
 	constructor(nodeBin: string, info: GeneratorInfo) {
 		this.nodeBin = nodeBin;

@@ -9,6 +9,7 @@ import {
 	type LoadGenerator,
 	type LoadRequest,
 	type LoadResult,
+	routeInterleaveRefusal,
 	type Sample,
 	warmUpSeparately,
 } from "./types.ts";
@@ -45,23 +46,38 @@ interface RunFiles {
 /**
  * `--h1 -n N -c C -m 1 -t 1`: N requests over C keep-alive connections, one request in flight per
  * connection (no pipelining), one thread, so its CPU is one core's worth at most.
+ *
+ * With `targets` (routes of one origin, routeInterleaveRefusal), their URIs in order: h2load's
+ * client sends them in turn, so with one connection and one request in flight the requests go
+ * URI 1, URI 2, URI 1, ... All URIs share the one `-d` body and its method.
  */
 export function h2loadArgs(request: LoadRequest, files: RunFiles): string[] {
 	if (request.durationMs !== undefined) throw new H2loadError(H2LOAD_NO_DURATION);
+	const refusal = routeInterleaveRefusal(request);
+	if (refusal !== null) throw new H2loadError(`h2load cannot take these targets: ${refusal}`);
+	const targets = request.targets?.length ? request.targets : [request];
 	const args = ["--h1", "-n", String(request.requests)];
 	args.push("-c", String(request.concurrency), "-m", "1", "-t", "1", "--log-file", files.log);
-	if (request.method === "POST") {
+	if (targets[0]?.method === "POST") {
 		args.push("-d", files.body, "-H", `content-type: ${request.contentType ?? "application/json"}`);
 	}
-	args.push(request.url);
+	args.push(...targets.map((t) => t.url));
 	return args;
 }
+
+/** The body h2load sends (its `-d` file): the targets' shared body, else the request's. */
+const bodyOf = (request: LoadRequest): string => request.targets?.[0]?.body ?? request.body ?? "";
 
 /**
  * The log's rows (ordered by end of response) -> samples ordered by start, `startUs` relative to
  * the first request's start. Rows with status -1 (no response) are counted, not sampled.
+ *
+ * `targets` > 1 (an interleaved run: one connection, one request at a time): row i by start went
+ * to URI i mod targets, so each sample is tagged `target` and `index` as the rotating generators'
+ * are. A request that left no row at all (its connection died) would shift the tags after it; the
+ * runs that interleave (a local server at concurrency 1) have not lost one.
  */
-export function parseH2loadLog(text: string): { samples: Sample[]; failed: number } {
+export function parseH2loadLog(text: string, targets = 1): { samples: Sample[]; failed: number } {
 	const rows: { start: number; status: number; duration: number }[] = [];
 	for (const [i, line] of text.split("\n").entries()) {
 		if (line.trim() === "") continue;
@@ -73,16 +89,32 @@ export function parseH2loadLog(text: string): { samples: Sample[]; failed: numbe
 		rows.push({ start, status, duration });
 	}
 	const first = Math.min(...rows.map((r) => r.start));
-	const ok = rows.filter((r) => r.status >= 0).sort((a, b) => a.start - b.start);
+	// Tagged before the failed rows are dropped, so those keep their place in the turn.
+	const byStart = rows
+		.sort((a, b) => a.start - b.start)
+		.map((r, index) => ({ ...r, tag: targets > 1 ? { target: index % targets, index } : {} }));
+	const ok = byStart.filter((r) => r.status >= 0);
 	return {
 		samples: ok.map((r) => ({
 			startUs: r.start - first,
 			durationUs: r.duration,
 			status: r.status,
 			inferMs: null,
+			...r.tag,
 		})),
 		failed: rows.length - ok.length,
 	};
+}
+
+/**
+ * Requests per target that got no response: each target's share of the N requests sent in turn
+ * (target t gets those with i mod n = t) minus its samples.
+ */
+export function targetErrorsOf(samples: readonly Sample[], requests: number, n: number): number[] {
+	return Array.from({ length: n }, (_, t) => {
+		const sent = Math.ceil((requests - t) / n);
+		return Math.max(0, sent - samples.filter((s) => s.target === t).length);
+	});
 }
 
 const DURATION_UNIT_US: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000 };
@@ -123,8 +155,9 @@ export async function probeH2load(env: NodeJS.ProcessEnv = process.env): Promise
 export class H2loadGenerator implements LoadGenerator {
 	readonly bin: string;
 	readonly info: GeneratorInfo;
-	/** One URL per run. */
+	/** Across servers no (it connects to one origin), but it sends several URIs of one in turn. */
 	readonly rotates = false;
+	readonly interleavesRoutes = true;
 	private readonly env: NodeJS.ProcessEnv;
 
 	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv = process.env) {
@@ -141,10 +174,12 @@ export class H2loadGenerator implements LoadGenerator {
 	async run(request: LoadRequest): Promise<LoadResult> {
 		await warmUpSeparately(request, (warm) => this.once(warm));
 		const { samples, failed, finishedUs, cpu } = await this.once(request);
+		const targets = request.targets?.length ?? 0;
 		return {
 			samples,
 			// Failed requests may have a -1 row or none at all.
 			errors: Math.max(failed, request.requests - samples.length),
+			...(targets > 1 ? { targetErrors: targetErrorsOf(samples, request.requests, targets) } : {}),
 			wallUs: finishedUs ?? wallUsOf(samples),
 			generator: this.info,
 			readsServerTiming: false,
@@ -156,7 +191,7 @@ export class H2loadGenerator implements LoadGenerator {
 		const dir = mkdtempSync(join(tmpdir(), "bench-h2load-"));
 		const files = { log: join(dir, "log.tsv"), body: join(dir, "body") };
 		try {
-			writeFileSync(files.body, request.body ?? "");
+			writeFileSync(files.body, bodyOf(request));
 			const args = h2loadArgs(request, files);
 			const [command, argv] = request.cpuList
 				? ["taskset", ["-c", request.cpuList, this.bin, ...args]]
@@ -172,7 +207,7 @@ export class H2loadGenerator implements LoadGenerator {
 			} catch {
 				// No log: no request completed (h2load still exits 0 when it cannot connect).
 			}
-			const parsed = parseH2loadLog(log);
+			const parsed = parseH2loadLog(log, request.targets?.length ?? 1);
 			return { ...parsed, finishedUs: parseH2loadFinished(result.stdout), cpu: result.cpu };
 		} finally {
 			rmSync(dir, { recursive: true, force: true });

@@ -169,6 +169,7 @@ class OhaGenerator implements LoadGenerator {
 	readonly info: GeneratorInfo;
 	/** One URL per run: oha cannot rotate over several. */
 	readonly rotates = false;
+	readonly interleavesRoutes = false;
 	private readonly env: NodeJS.ProcessEnv;
 
 	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv = process.env) {

@@ -52,7 +52,7 @@ export interface LoadRequest {
 	/**
 	 * Rotate over these targets request by request, each sample tagged with its target. They may
 	 * be on different servers (the built-in generator keeps one keep-alive connection per server
-	 * and lane). Only generators whose `rotates` is true honour it; the others send `url` alone.
+	 * and lane). Only a generator that takes them (`takesTargets`) may be given them.
 	 */
 	targets?: { method: "GET" | "POST"; url: string; body: string }[];
 	/** With targets, reverse every other cycle: A B, B A, A B, ... (the paired --metrics run). */
@@ -129,10 +129,48 @@ export interface LoadResult {
 
 export interface LoadGenerator {
 	readonly info: GeneratorInfo;
-	/** Whether `LoadRequest.targets` is honoured (request-by-request rotation, across servers too). */
+	/**
+	 * Whether `LoadRequest.targets` is honoured in full: any targets, across servers too, at any
+	 * concurrency, `alternate` too (the paired --metrics run and the soak need that).
+	 */
 	readonly rotates: boolean;
+	/**
+	 * Whether it can at least interleave routes of one origin: targets that share origin, method
+	 * and body, sent in turn one at a time (concurrency 1, no `alternate`): h2load given several
+	 * URIs. A generator that `rotates` can too.
+	 */
+	readonly interleavesRoutes: boolean;
 	run(request: LoadRequest): Promise<LoadResult>;
 }
+
+/**
+ * Why `request.targets` are not routes a generator that only `interleavesRoutes` can send; null
+ * when they are (or there are none). h2load, the one such generator, takes one `-d` body and one
+ * method for all its URIs, and connects to the first URI's origin only.
+ */
+export function routeInterleaveRefusal(request: LoadRequest): string | null {
+	const [first, ...rest] = request.targets ?? [];
+	if (first === undefined) return null;
+	const origin = (url: string) => new URL(url).origin;
+	if (request.concurrency !== 1) return "routes are interleaved at concurrency 1 only";
+	if (request.alternate) return "routes are interleaved in plain turn (A B A B), not alternated";
+	if (rest.some((t) => origin(t.url) !== origin(first.url))) {
+		return "interleaved routes must share one origin";
+	}
+	if (rest.some((t) => t.method !== first.method || t.body !== first.body)) {
+		return "interleaved routes must share method and body";
+	}
+	return null;
+}
+
+/** Whether `generator` sends `request.targets` as asked (a request without targets: always). */
+export const takesTargets = (
+	generator: Pick<LoadGenerator, "rotates" | "interleavesRoutes">,
+	request: LoadRequest,
+): boolean =>
+	(request.targets ?? []).length === 0 ||
+	generator.rotates ||
+	(generator.interleavesRoutes && routeInterleaveRefusal(request) === null);
 
 /** Parses `infer;dur=0.012` out of a Server-Timing header value. */
 export function parseInferMs(header: string | null | undefined): number | null {

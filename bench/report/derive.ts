@@ -71,6 +71,12 @@ export interface Row {
 	generatorBound: boolean;
 	/** --stages: per stage, the median over the rounds of the server's p50 (µs); null without. */
 	stagesUs: StageTimes | null;
+	/**
+	 * --stages at concurrency 1: the median over the rounds of the floor-post p50 (µs) measured
+	 * beside the prediction in the same run (Cell.stages.floorPostP50Us); null unless every timed
+	 * round has one, so it always covers the same rounds as the prediction's p50.
+	 */
+	floorPostBesideUs: number | null;
 }
 
 /** A generator at or above this share of one core is taken as the bottleneck of its cell. */
@@ -166,6 +172,14 @@ export interface StageBreakdown
 	ourCodeUs: number;
 	/** The prediction row's p50. */
 	predictionUs: number | null;
+	/**
+	 * The floor-post p50 own cost subtracts: the one measured beside the prediction in the same
+	 * runs when the row has it ("beside"), else the floor-post row's ("cell"); null without either.
+	 */
+	floorPostUs: number | null;
+	floorPostSource: "beside" | "cell" | null;
+	/** The row's load generators ("name version"): why a row has no beside figure (oha). */
+	generators: string[];
 	/** prediction p50 − floor-post p50 − infer (in-process): what our code costs beyond the model. */
 	ownCostUs: number | null;
 	/** own cost − our code: what no timer covers. */
@@ -317,6 +331,7 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			non2xx: summedNon2xx(cells),
 			...generatorLoad(cells),
 			stagesUs: stageMedians(cells),
+			floorPostBesideUs: besideMedian(cells),
 		};
 	});
 }
@@ -346,6 +361,12 @@ function stageMedians(cells: readonly Cell[]): StageTimes | null {
 	if (timed.length === 0) return null;
 	const entries = STAGES.map((stage) => [stage, median(timed.map((t) => t[stage])) ?? 0]);
 	return Object.fromEntries(entries) as StageTimes;
+}
+
+/** The median of the timed cells' floor-post beside figures, when every timed cell has one. */
+function besideMedian(cells: readonly Cell[]): number | null {
+	const timed = cells.flatMap((c) => (c.stages ? [c.stages.floorPostP50Us ?? null] : []));
+	return timed.includes(null) ? null : median(present(timed));
 }
 
 /** The server a row was measured on (machine, runtime, workers, metrics) and its concurrency. */
@@ -378,10 +399,13 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 		const { machine, runtime, workers, metrics, model, concurrency, stagesUs } = row;
 		if (stagesUs === null) return [];
 		const ourCodeUs = OUR_CODE_STAGES.reduce((sum, stage) => sum + stagesUs[stage], 0);
-		const overFloorPostUs = us(row.p50OverFloorPostMs);
-		const ownCostUs = overFloorPostUs === null ? null : overFloorPostUs - stagesUs.infer;
 		const bareGetUs = us(floors.get(serverKey(row))?.p50Ms);
 		const predictionUs = us(row.p50Ms);
+		const floorPost = floorPostOf(row, us(floorPosts.get(serverKey(row))?.p50Ms));
+		const ownCostUs =
+			predictionUs === null || floorPost.floorPostUs === null
+				? null
+				: predictionUs - floorPost.floorPostUs - stagesUs.infer;
 		return [
 			{
 				machine,
@@ -395,12 +419,29 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 				bodyReceiptUs: us(floorPosts.get(serverKey(row))?.p50OverFloorMs),
 				ourCodeUs,
 				predictionUs,
+				...floorPost,
+				generators: row.generators,
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
 				timesBareGet: bareGetUs && predictionUs !== null ? predictionUs / bareGetUs : null,
 			},
 		];
 	});
+}
+
+/**
+ * The floor-post p50 a row's own cost subtracts: the one measured beside the prediction (same
+ * runs, same connection, so the same machine state) over the floor-post cell's, which was measured
+ * at other moments.
+ */
+function floorPostOf(
+	row: Row,
+	cellUs: number | null,
+): Pick<StageBreakdown, "floorPostUs" | "floorPostSource"> {
+	if (row.floorPostBesideUs !== null) {
+		return { floorPostUs: row.floorPostBesideUs, floorPostSource: "beside" };
+	}
+	return { floorPostUs: cellUs, floorPostSource: cellUs === null ? null : "cell" };
 }
 
 function serverRows(sources: readonly Source[]): ServerRow[] {

@@ -258,6 +258,7 @@ export function stagesTable(
 	]);
 	const stageHeader = (stage: string) =>
 		stage === "infer" ? "infer (in-process) µs" : `${stage} µs`;
+	const floorPost = floorPostNote(breakdowns);
 	const rows = sorted.map((b) => [
 		...(merged ? [b.machine] : []),
 		b.runtime,
@@ -265,12 +266,15 @@ export function stagesTable(
 		b.model,
 		...(swept ? [String(b.concurrency)] : []),
 		...[b.bareGetUs, b.bodyReceiptUs, ...STAGES.map((stage) => b.stagesUs[stage])].map(fmtUs),
-		...[b.ourCodeUs, b.residualUs, b.predictionUs, b.ownCostUs].map(fmtUs),
+		...[b.ourCodeUs, b.residualUs, b.predictionUs, b.floorPostUs].map(fmtUs),
+		...(floorPost.mixed ? [b.floorPostSource ?? "-"] : []),
+		fmtUs(b.ownCostUs),
 		b.timesBareGet === null ? "-" : b.timesBareGet.toFixed(2),
 	]);
 	const lowest = sorted[0]?.concurrency ?? 1;
 	const notes = [
 		`${swept ? "Each concurrency run" : `Concurrency ${lowest}`}, µs. Each stage column is the median over the rounds of the server's p50 for that stage over the cell's measured predictions (STAGES=1: timed in-process with performance.now(), the timers cleared after the cell's warm-up); "floor" is the floor cell's p50 (GET /health), "body receipt" the floor-post cell's p50 minus it, "prediction p50" the model cell's, all client side and each the median over the rounds, as in the latency tables. The derived columns are computed from those medians.`,
+		floorPost.note,
 		STAGES_NOTE,
 	];
 	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {
@@ -296,12 +300,44 @@ export function stagesTable(
 			"our code µs",
 			"residual µs",
 			"prediction p50 µs",
+			"floor-post µs",
+			...(floorPost.mixed ? ["floor-post from"] : []),
 			"own cost µs",
 			"x floor",
 		],
 		rows,
 		notes,
 	};
+}
+
+const BESIDE_SOURCE =
+	"measured beside the prediction: each round, the cell's one generator run sent POST /bench/floor-post (the same body) and the prediction in turn, one at a time on one connection (warm-up included), so both p50s met the same machine state; the median over the rounds of those runs' floor-post p50s";
+
+/**
+ * Which floor-post p50 own cost subtracted, and why a row has none measured beside it: the
+ * interleaved run is made at concurrency 1 only, with a generator that can send two routes in
+ * turn (oha sends one URL per run), and by benches that have it.
+ */
+function floorPostNote(breakdowns: readonly StageBreakdown[]): { note: string; mixed: boolean } {
+	const fromCell = breakdowns.filter((b) => b.floorPostSource === "cell");
+	const beside = breakdowns.some((b) => b.floorPostSource === "beside");
+	const reasons = new Set<string>();
+	for (const b of fromCell) {
+		if (b.concurrency > 1) reasons.add("above concurrency 1 it is not measured beside");
+		else if (b.generators.some((g) => g.startsWith("oha "))) {
+			reasons.add("oha sends one URL per run, so it cannot send the two in turn");
+		} else reasons.add("results from before floor-post was measured beside the prediction");
+	}
+	const cell = `the floor-post cell's p50, measured in runs of its own at other moments (${[...reasons].join("; ")})`;
+	const mixed = beside && fromCell.length > 0;
+	if (mixed) {
+		return {
+			mixed,
+			note: `"floor-post" is the floor-post p50 own cost subtracts, and "floor-post from" says which: "beside", ${BESIDE_SOURCE}; "cell", ${cell}.`,
+		};
+	}
+	const which = beside ? BESIDE_SOURCE : fromCell.length > 0 ? cell : "none (no floor-post cell)";
+	return { mixed, note: `"floor-post" is the floor-post p50 own cost subtracts: ${which}.` };
 }
 
 /** Only when more than one concurrency or more than one workers value was run. */

@@ -11,6 +11,7 @@ import {
 	parseH2loadLog,
 	parseH2loadVersion,
 	probeH2load,
+	targetErrorsOf,
 } from "../../bench/loadgen/h2load.ts";
 import { DEFAULT_BODY } from "../../bench/options.ts";
 import { findOnPath } from "../../bench/processes.ts";
@@ -74,6 +75,23 @@ describe("h2load log (captured from a real run)", () => {
 		]);
 	});
 
+	test("an interleaved run: rows by start tagged target i mod n and index i, failed rows keeping their place", () => {
+		// Rows come in end order; by start: 100 (t0), 110 (t1, failed), 120 (t0), 130 (t1).
+		const text = "120\t200\t5\n100\t200\t4\n130\t200\t9\n110\t-1\t8\n";
+		const { samples, failed } = parseH2loadLog(text, 2);
+		expect(failed).toBe(1);
+		expect(samples.map((s) => [s.startUs, s.target, s.index, s.durationUs])).toEqual([
+			[0, 0, 0, 4],
+			[20, 0, 2, 5],
+			[30, 1, 3, 9],
+		]);
+		// One URL: untagged, as before.
+		expect(parseH2loadLog(text).samples.every((s) => s.target === undefined)).toBe(true);
+		// Per target, its share of the N requests minus its samples.
+		expect(targetErrorsOf(samples, 4, 2)).toEqual([0, 1]);
+		expect(targetErrorsOf(samples, 5, 2)).toEqual([1, 1]);
+	});
+
 	test("a malformed line is an error naming it; an empty log is no samples", () => {
 		expect(() => parseH2loadLog("100\t200\n")).toThrow(H2loadError);
 		expect(() => parseH2loadLog("a\tb\tc\n")).toThrow("h2load log line 1");
@@ -121,6 +139,62 @@ describe("h2load arguments and version", () => {
 		expect(args).not.toContain("-d");
 		expect(args).not.toContain("-H");
 		expect(() => h2loadArgs({ ...get, durationMs: 1500 }, files)).toThrow(H2LOAD_NO_DURATION);
+	});
+
+	test("targets (routes of one origin): their URIs in order after one -d and one content type", () => {
+		const post = (path: string) => ({
+			method: "POST" as const,
+			url: `http://127.0.0.1:1${path}`,
+			body: DEFAULT_BODY,
+		});
+		const args = h2loadArgs(
+			{
+				url: "http://127.0.0.1:1/predict/mlp-ts",
+				method: "POST",
+				body: DEFAULT_BODY,
+				requests: 20,
+				concurrency: 1,
+				targets: [post("/bench/floor-post"), post("/predict/mlp-ts")],
+			},
+			files,
+		);
+		expect(args.slice(0, 3)).toEqual(["--h1", "-n", "20"]);
+		expect(args.slice(-6)).toEqual([
+			"-d",
+			files.body,
+			"-H",
+			"content-type: application/json",
+			"http://127.0.0.1:1/bench/floor-post",
+			"http://127.0.0.1:1/predict/mlp-ts",
+		]);
+		expect(args.filter((a) => a === "-d")).toHaveLength(1);
+	});
+
+	test("targets it cannot send in turn are refused by name, never sent as something else", () => {
+		const post = (url: string, body = DEFAULT_BODY) => ({ method: "POST" as const, url, body });
+		const base = {
+			url: "http://h:1/a",
+			method: "POST" as const,
+			requests: 4,
+			concurrency: 1,
+			targets: [post("http://h:1/a"), post("http://h:1/b")],
+		};
+		const cases: [object, string][] = [
+			[{ targets: [post("http://h:1/a"), post("http://h:2/b")] }, "share one origin"],
+			[{ targets: [post("http://h:1/a"), post("http://h:1/b", "{}")] }, "share method and body"],
+			[
+				{ targets: [post("http://h:1/a"), { method: "GET", url: "http://h:1/health", body: "" }] },
+				"share method and body",
+			],
+			[{ concurrency: 2 }, "concurrency 1 only"],
+			[{ alternate: true }, "not alternated"],
+		];
+		for (const [change, why] of cases) {
+			const run = () => h2loadArgs({ ...base, ...change }, files);
+			expect(run).toThrow(H2loadError);
+			expect(run).toThrow(`h2load cannot take these targets: `);
+			expect(run).toThrow(why);
+		}
 	});
 
 	test("version from `h2load --version`; an h2load without --log-file is refused in one line", async () => {
@@ -177,6 +251,60 @@ describe.skipIf(!hasH2load)("h2load, a real run", () => {
 			expect(new Set(bodies)).toEqual(new Set([`POST application/json ${DEFAULT_BODY}`]));
 			expect(result.cpu?.cpuMs).toBeGreaterThanOrEqual(0);
 			expect(result.cpu?.wallMs).toBeGreaterThan(0);
+		} finally {
+			server.close();
+		}
+	});
+
+	test("two routes of one server in turn: the slow route's samples are those tagged target 1", async () => {
+		const seen: string[] = [];
+		const server = createServer((req, res) => {
+			req.resume();
+			req.on("end", () => {
+				seen.push(req.url ?? "");
+				// Told apart by status, which holds on any machine; the sleep makes it the slow one.
+				if (req.url === "/slow") {
+					setTimeout(() => {
+						res.statusCode = 201;
+						res.end("slow");
+					}, 5);
+				} else res.end("fast");
+			});
+		});
+		await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+		try {
+			const { port } = server.address() as AddressInfo;
+			const at = (path: string) => ({
+				method: "POST" as const,
+				url: `http://127.0.0.1:${port}${path}`,
+				body: DEFAULT_BODY,
+			});
+			const generator = await probeH2load();
+			const result = await generator.run({
+				url: at("/slow").url,
+				method: "POST",
+				body: DEFAULT_BODY,
+				contentType: "application/json",
+				requests: 20,
+				concurrency: 1,
+				warmup: 4,
+				targets: [at("/fast"), at("/slow")],
+			});
+			expect(result.errors).toBe(0);
+			expect(result.targetErrors).toEqual([0, 0]);
+			expect(result.samples.map((s) => s.index)).toEqual([...Array(20).keys()]);
+			expect(result.samples.map((s) => s.target)).toEqual(
+				Array.from({ length: 20 }, (_, i) => i % 2),
+			);
+			// The server saw them in the same turn, warm-up (its own run) first.
+			expect(seen).toEqual(Array.from({ length: 24 }, (_, i) => (i % 2 ? "/slow" : "/fast")));
+			const slow = result.samples.filter((s) => s.target === 1);
+			expect(slow.map((s) => s.status)).toEqual(Array(10).fill(201));
+			expect(result.samples.filter((s) => s.target === 0).every((s) => s.status === 200)).toBe(
+				true,
+			);
+			// Each includes the route's 5 ms sleep (libuv's timer may fire up to ~1 ms early).
+			expect(Math.min(...slow.map((s) => s.durationUs))).toBeGreaterThanOrEqual(4000);
 		} finally {
 			server.close();
 		}

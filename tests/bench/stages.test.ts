@@ -269,6 +269,108 @@ describe("stage breakdown: derived once from the rounds", () => {
 	});
 });
 
+/** Per round (µs), the floor-post p50 measured beside node's c=1 predictions: median 68. */
+const ROUND_BESIDE = [70, 60, 68];
+
+/** staged(), with node's c=1 mlp-onnx cells measured beside floor-post (the interleaved run). */
+function besideStaged(rounds: readonly number[] = ROUND_BESIDE): Results {
+	const results = staged();
+	results.cells = results.cells.map((cell): Cell => {
+		const floorPostP50Us = rounds[cell.round - 1];
+		const beside = cell.runtime === "node" && cell.concurrency === 1;
+		return beside && cell.stages && floorPostP50Us !== undefined
+			? { ...cell, stages: { ...cell.stages, floorPostP50Us } }
+			: cell;
+	});
+	return results;
+}
+
+describe("own cost: the floor-post measured beside the prediction, else the floor-post cell", () => {
+	const nodeC1 = (results: Results) =>
+		breakdowns(results).find((b) => b.runtime === "node" && b.concurrency === 1);
+
+	test("a row whose rounds have the interleaved figure uses its median, not the cell's", () => {
+		const node = nodeC1(besideStaged());
+		expect(node).toMatchObject({ floorPostUs: 68, floorPostSource: "beside" });
+		// 180 − 68 − 25, and that minus our code's 14; body receipt stays the cells' 65 − 50.
+		expect(node?.ownCostUs).toBeCloseTo(87, 9);
+		expect(node?.residualUs).toBeCloseTo(73, 9);
+		expect(node?.bodyReceiptUs).toBeCloseTo(15, 9);
+		const other = breakdowns(besideStaged()).filter((b) => b.runtime === "bun");
+		expect(other.every((b) => b.floorPostSource === "cell")).toBe(true);
+	});
+
+	test("a round without it: the row falls back to the cell, so both p50s cover the same rounds", () => {
+		const results = besideStaged();
+		results.cells = results.cells.map((c) =>
+			c.runtime === "node" && c.round === 2 && c.stages
+				? { ...c, stages: { count: c.stages.count, p50Us: c.stages.p50Us } }
+				: c,
+		);
+		expect(nodeC1(results)).toMatchObject({ floorPostUs: 65, floorPostSource: "cell" });
+		expect(nodeC1(results)?.ownCostUs).toBeCloseTo(90, 9);
+	});
+
+	test("results from before it (no field) render as before, the note naming the source", () => {
+		const t = table(staged());
+		expect(t.headers).not.toContain("floor-post from");
+		expect(column(t, t.rows[0] as string[], "floor-post µs")).toBe("65.0");
+		expect(t.notes.join(" ")).toContain(
+			'"floor-post" is the floor-post p50 own cost subtracts: the floor-post cell\'s p50, measured in runs of its own at other moments (results from before floor-post was measured beside the prediction; above concurrency 1 it is not measured beside)',
+		);
+	});
+
+	test("mixed sources: a 'floor-post from' column says which each row used", () => {
+		const t = table(besideStaged());
+		expect(t.headers.slice(-5)).toEqual([
+			"prediction p50 µs",
+			"floor-post µs",
+			"floor-post from",
+			"own cost µs",
+			"x floor",
+		]);
+		const row = (runtime: string, c: string) =>
+			t.rows.find((r) => r[0] === runtime && r[2] === c) as string[];
+		expect(row("node", "1").slice(-5)).toEqual(["180.0", "68.0", "beside", "87.0", "3.60"]);
+		expect(column(t, row("node", "8"), "floor-post from")).toBe("cell");
+		expect(t.notes.join(" ")).toContain('"beside", measured beside the prediction: each round');
+	});
+
+	test("every row beside: no source column, the note says how it was measured", () => {
+		const results = besideStaged();
+		results.cells = results.cells.filter((c) => c.runtime === "node" && c.concurrency === 1);
+		const t = table(results);
+		expect(t.headers).not.toContain("floor-post from");
+		expect(t.notes.join(" ")).toContain(
+			'"floor-post" is the floor-post p50 own cost subtracts: measured beside the prediction: each round, the cell\'s one generator run sent POST /bench/floor-post (the same body) and the prediction in turn',
+		);
+		expect(renderReport(labelSources([results])).markdown).toContain(
+			"| node | mlp-onnx | 50.0 | 15.0 |",
+		);
+	});
+
+	test("measured with oha: the note says it cannot send the two in turn", () => {
+		const results = staged();
+		const oha = { name: "oha", version: "1.9.0" };
+		results.cells = results.cells.map((c) => ({ ...c, generator: oha }));
+		expect(table(results).notes.join(" ")).toContain(
+			"oha sends one URL per run, so it cannot send the two in turn",
+		);
+	});
+
+	test("results.json keeps the interleaved figure; files without it still read", () => {
+		const dir = tempDir("stages-beside");
+		writeResults(join(dir, "results.json"), besideStaged());
+		expect(readResults(join(dir, "results.json"))).toEqual(besideStaged());
+		const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+		const at = json.cells.findIndex((c: Cell) => c.stages?.floorPostP50Us !== undefined);
+		json.cells[at].stages.floorPostP50Us = -1;
+		expect(() => parseResults(JSON.stringify(json))).toThrow(
+			`at cells.${at}.stages.floorPostP50Us`,
+		);
+	});
+});
+
 describe("the stages table", () => {
 	test("the issue's columns in order, one row per runtime, model and concurrency", () => {
 		const t = table(staged());
@@ -290,6 +392,7 @@ describe("the stages table", () => {
 			"our code µs",
 			"residual µs",
 			"prediction p50 µs",
+			"floor-post µs",
 			"own cost µs",
 			"x floor",
 		]);
@@ -310,6 +413,7 @@ describe("the stages table", () => {
 			"14.0",
 			"76.0",
 			"180.0",
+			"65.0",
 			"90.0",
 			"3.60",
 		]);
@@ -330,7 +434,7 @@ describe("the stages table", () => {
 		const t = table(results);
 		expect(column(t, t.rows[0] as string[], "residual µs")).toBe("-19.0");
 		const line = terminalTable(t).split("\n")[3] as string;
-		expect(line).toMatch(/ -19\.0 +180\.0 +90\.0 +3\.60$/);
+		expect(line).toMatch(/ -19\.0 +180\.0 +65\.0 +90\.0 +3\.60$/);
 	});
 
 	test("in the report right after the latency tables, and in report.md with the run's setting", () => {
