@@ -55,11 +55,13 @@ export interface Options {
 /**
  * Rounds default to 3 (runtimes interleaved A B C A B C, tables quote medians over the rounds): the
  * default run measured well under the 3-minute budget on a 2-core machine (see bench/README.md).
+ * Warm-up 1000: after 200, Node was still compiling its HTTP path (README, "The tail"), and its
+ * default-run mean was 1.69x its p50 against 1.06-1.32x after 2000.
  */
 export const DEFAULTS = {
 	requests: 1000,
 	concurrency: [1],
-	warmup: 200,
+	warmup: 1000,
 	rounds: 3,
 	loadgen: "auto" as LoadgenMode,
 	workers: ["1"],
@@ -75,8 +77,8 @@ export const USAGE = `usage: npm run bench -- [options]
                       POST /v2/models/NAME/infer, as cell v2:NAME; needs --input
   --input FILE        the V2 inference request body for --v2 (JSON with an "inputs" array)
   --peers LIST        reference servers started like a runtime: ${PEERS.join(",")} (fastapi's
-                      cells: mlp for mlp-ts or mlp-onnx, floor, floor-post; the bare runtime servers':
-                      floor, floor-post; other models are skipped for them)
+                      cells: mlp for mlp-ts or mlp-onnx, floor, floor-post; other models are skipped
+                      for it; the bare runtime servers' (no framework, no validation): all six)
   --target NAME=URL   a running server measured as runtime NAME, POSTed the body at URL (repeatable)
   --requests N        measured requests per cell (default ${DEFAULTS.requests})
   --concurrency LIST  e.g. 1,16,64 for a throughput sweep (default 1)

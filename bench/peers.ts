@@ -12,7 +12,8 @@ const FLOOR_POST_PATH = "/bench/floor-post";
 /**
  * Peers: reference servers (peers/<name>/), started and stopped by the bench like a runtime and
  * shown beside the runtimes as runtime <name>: FastAPI in Python, and each runtime's own server
- * with no framework ("bare"), which tells the runtime's share of the floors from Hono's. They serve
+ * with no framework ("bare"), which tells the runtime's share of the floors and of a prediction
+ * (the same model layer, no validation) from what Hono, validation and our handler add. They serve
  * fewer cells than our service, under their own names; PEER_CELLS says which of ours each stands
  * in for.
  */
@@ -31,7 +32,21 @@ export interface PeerCell {
 const FASTAPI_MLP: PeerCell = { model: "mlp", method: "POST", path: "/predict/mlp" };
 const PEER_FLOOR: PeerCell = { model: FLOOR, method: "GET", path: "/health" };
 const PEER_FLOOR_POST: PeerCell = { model: FLOOR_POST, method: "POST", path: FLOOR_POST_PATH };
-const FLOORS_ONLY = { [FLOOR]: PEER_FLOOR, [FLOOR_POST]: PEER_FLOOR_POST };
+const FLOORS = { [FLOOR]: PEER_FLOOR, [FLOOR_POST]: PEER_FLOOR_POST };
+
+/**
+ * The bare servers' cells: the floors, and each of our four models (options.ts's MODELS, restated:
+ * options.ts imports this module) under its own name, at the path ours has.
+ */
+const BARE_CELLS: Readonly<Record<string, PeerCell>> = {
+	...Object.fromEntries(
+		["mlp-onnx", "gbdt-onnx", "mlp-ts", "gbdt-ts"].map((model) => [
+			model,
+			{ model, method: "POST", path: `/predict/${model}` } satisfies PeerCell,
+		]),
+	),
+	...FLOORS,
+};
 
 /**
  * Per peer, our cell -> the peer's cell that stands in for it. The FastAPI peer has one MLP (numpy:
@@ -43,11 +58,11 @@ export const PEER_CELLS: Record<PeerName, Readonly<Record<string, PeerCell>>> = 
 	fastapi: {
 		"mlp-ts": FASTAPI_MLP,
 		"mlp-onnx": FASTAPI_MLP,
-		...FLOORS_ONLY,
+		...FLOORS,
 	},
-	"node-bare": FLOORS_ONLY,
-	"bun-bare": FLOORS_ONLY,
-	"deno-bare": FLOORS_ONLY,
+	"node-bare": BARE_CELLS,
+	"bun-bare": BARE_CELLS,
+	"deno-bare": BARE_CELLS,
 };
 
 /** What a peer answers once it is up, polled like our /ready. */
@@ -73,13 +88,21 @@ export const peerFolder = (peer: string): string =>
 /** A bare peer's runtime, whose pinned binary (node_modules/.bin) runs peers/bare/<runtime>.ts. */
 const bareRuntime = (peer: BareName) => peer.slice(0, -"-bare".length);
 
+const DENO_PERMISSIONS = [
+	"--allow-net",
+	"--allow-env=PORT,HOST,MODELS_DIR",
+	"--allow-read=.",
+	"--allow-ffi=node_modules/onnxruntime-node",
+	"--allow-sys=cpus",
+];
+
 function bareCommand(peer: BareName, root: string): { command: string; args: string[] } {
 	const runtime = bareRuntime(peer);
 	const command = join(root, "node_modules", ".bin", runtime);
 	const entry = join(root, "peers", "bare", `${runtime}.ts`);
-	// Deno: only what the server needs, as deno.json grants the service.
-	const flags =
-		runtime === "deno" ? ["run", "--allow-net", "--allow-env=PORT,HOST", "--allow-read=."] : [];
+	// Deno: only what the server needs, as deno.json's serve task grants the service: the models
+	// folder and onnxruntime's native library.
+	const flags = runtime === "deno" ? ["run", ...DENO_PERMISSIONS] : [];
 	return { command, args: [...flags, entry] };
 }
 

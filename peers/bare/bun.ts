@@ -1,6 +1,11 @@
 import { address, BODY, FLOOR_POST_PATH, HEADERS } from "./answer.ts";
+import { loadModels, predictionResponse } from "./predict.ts";
 
-/** Bun.serve alone: GET /health, and POST /bench/floor-post read whole before answering. */
+/**
+ * Bun.serve alone: GET /health, POST /bench/floor-post read whole before answering, and
+ * POST /predict/:model (predict.ts), listening once the models are loaded and warmed.
+ */
+const models = await loadModels(process.env.MODELS_DIR);
 const { port, host } = address(process.env);
 const server = Bun.serve({
 	port,
@@ -12,6 +17,10 @@ const server = Bun.serve({
 				await request.arrayBuffer();
 				return new Response(BODY, { headers: HEADERS });
 			},
+		},
+		"/predict/:model": {
+			POST: async (request) =>
+				predictionResponse(models.get(request.params.model), await request.text()),
 		},
 	},
 	fetch: () => new Response(null, { status: 404 }),

@@ -13,7 +13,7 @@ describe("options", () => {
 		expect(o).toMatchObject({
 			requests: 1000,
 			concurrency: [1],
-			warmup: 200,
+			warmup: 1000,
 			rounds: DEFAULTS.rounds,
 			loadgen: "auto",
 			out: null,

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { parseOptions, UsageError } from "../../bench/options.ts";
+import { MODELS, parseOptions, UsageError } from "../../bench/options.ts";
 import { peerCells, peerSkips } from "../../bench/peers.ts";
 import { buildPlan, FLOOR_POST_PATH } from "../../bench/plan.ts";
 import { modelOrder, outsideNotes, runtimeOrder } from "../../bench/report/sources.ts";
@@ -88,6 +88,19 @@ describe("which cells a peer gets", () => {
 			{ model: FLOOR_POST, method: "POST", path: FLOOR_POST_PATH },
 		]);
 		expect(peerSkips("fastapi", [FLOOR_POST])).toEqual([]);
+	});
+
+	test("a bare peer: every one of our models at our path, under its own name, and both floors", () => {
+		const models = [...MODELS, FLOOR, FLOOR_POST];
+		for (const peer of ["node-bare", "bun-bare", "deno-bare"] as const) {
+			expect(peerCells(peer, models)).toEqual([
+				...MODELS.map((model) => ({ model, method: "POST" as const, path: `/predict/${model}` })),
+				{ model: FLOOR, method: "GET", path: "/health" },
+				{ model: FLOOR_POST, method: "POST", path: FLOOR_POST_PATH },
+			]);
+			expect(peerSkips(peer, models)).toEqual([]);
+			expect(peerSkips(peer, ["v2:survival"])).toEqual(["v2:survival"]);
+		}
 	});
 });
 
