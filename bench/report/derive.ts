@@ -186,6 +186,8 @@ export interface StageBreakdown
 	residualUs: number | null;
 	/** prediction p50 ÷ floor p50: how far the prediction is from the server's GET /health. */
 	timesBareGet: number | null;
+	/** The same prediction's p50 on the runtime's bare peer (peers/bare/), when the run had it. */
+	barePeerUs: number | null;
 }
 
 interface Derived {
@@ -391,7 +393,25 @@ function withFloor(rows: Row[]): Row[] {
 }
 
 /** Every row with stage timings, beside its server's floors (rows withFloor has completed). */
+/** A bare peer's row key: the runtime it stands beside ("node" for node-bare), model, concurrency. */
+const bareKey = (machine: string, runtime: string, model: string, concurrency: number) =>
+	JSON.stringify([machine, runtime, model, concurrency]);
+
+/** The bare peers' p50s (µs) by bareKey: the same prediction with no framework, one process. */
+function barePeerP50s(rows: readonly Row[]): Map<string, number> {
+	const found = new Map<string, number>();
+	for (const row of rows) {
+		if (!row.runtime.endsWith(BARE_SUFFIX) || row.p50Ms === null) continue;
+		const runtime = row.runtime.slice(0, -BARE_SUFFIX.length);
+		found.set(bareKey(row.machine, runtime, row.model, row.concurrency), row.p50Ms * 1000);
+	}
+	return found;
+}
+
+const BARE_SUFFIX = "-bare";
+
 function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
+	const bare = barePeerP50s(rows);
 	const floors = byServer(rows, FLOOR);
 	const floorPosts = byServer(rows, FLOOR_POST);
 	const us = (ms: number | null | undefined) => (ms == null ? null : ms * 1000);
@@ -424,6 +444,8 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
 				timesBareGet: bareGetUs && predictionUs !== null ? predictionUs / bareGetUs : null,
+				barePeerUs:
+					workers === 1 ? (bare.get(bareKey(machine, runtime, model, concurrency)) ?? null) : null,
 			},
 		];
 	});

@@ -259,6 +259,9 @@ export function stagesTable(
 	const stageHeader = (stage: string) =>
 		stage === "infer" ? "infer (in-process) µs" : `${stage} µs`;
 	const floorPost = floorPostNote(breakdowns);
+	const withBare = breakdowns.some((b) => b.barePeerUs !== null);
+	const overBare = (b: StageBreakdown) =>
+		b.barePeerUs === null || b.predictionUs === null ? null : b.predictionUs - b.barePeerUs;
 	const rows = sorted.map((b) => [
 		...(merged ? [b.machine] : []),
 		b.runtime,
@@ -270,6 +273,7 @@ export function stagesTable(
 		...(floorPost.mixed ? [b.floorPostSource ?? "-"] : []),
 		fmtUs(b.ownCostUs),
 		b.timesBareGet === null ? "-" : b.timesBareGet.toFixed(2),
+		...(withBare ? [fmtUs(b.barePeerUs), fmtUs(overBare(b))] : []),
 	]);
 	const lowest = sorted[0]?.concurrency ?? 1;
 	const notes = [
@@ -277,6 +281,7 @@ export function stagesTable(
 		floorPost.note,
 		STAGES_NOTE,
 	];
+	if (withBare) notes.push(BARE_PEER_NOTE);
 	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {
 		notes.push(
 			'"-": the run had no floor or floor-post cell on that server to compute the column from (add them to --models).',
@@ -304,11 +309,14 @@ export function stagesTable(
 			...(floorPost.mixed ? ["floor-post from"] : []),
 			"own cost µs",
 			"x floor",
+			...(withBare ? ["bare peer p50 µs", "over bare peer µs"] : []),
 		],
 		rows,
 		notes,
 	};
 }
+
+const BARE_PEER_NOTE = `"bare peer p50" is the same prediction's p50 on the runtime's bare peer (peers/bare/: the runtime's own HTTP server, the service's model layer and answer, JSON.parse without validation, no framework), measured in its own cells of the same rounds; "over bare peer" is prediction p50 − that: what Hono, validation and our handler add to the least a server on that runtime does. Cells measured at different moments: it moves with the machine as the latency tables do.`;
 
 const BESIDE_SOURCE =
 	"measured beside the prediction: each round, the cell's one generator run sent POST /bench/floor-post (the same body) and the prediction in turn, one at a time on one connection (warm-up included), so both p50s met the same machine state; the median over the rounds of those runs' floor-post p50s";

@@ -426,6 +426,28 @@ describe("the stages table", () => {
 		expect(t.notes.join(" ")).toContain("A sum of p50s is not the p50 of the sum");
 	});
 
+	test("with a bare peer's cells: its p50 and ours over it, per runtime, model and concurrency", () => {
+		const results = staged();
+		const nodeBare = results.cells
+			.filter((c) => c.runtime === "node" && c.model === "mlp-onnx" && c.concurrency === 1)
+			.map((c): Cell => {
+				const { stages: _, ...plain } = c;
+				return { ...plain, runtime: "node-bare", stats: { ...c.stats, p50Ms: 0.15 } };
+			});
+		results.cells = [...results.cells, ...nodeBare];
+		const t = table(results);
+		expect(t.headers.slice(-2)).toEqual(["bare peer p50 µs", "over bare peer µs"]);
+		const row = (runtime: string, c: string) =>
+			t.rows.find((r) => r[0] === runtime && r[2] === c) as string[];
+		// Node's prediction p50 is 180 µs (the median of ROUND_P50), the bare peer's 150.
+		expect(row("node", "1").slice(-2)).toEqual(["150.0", "30.0"]);
+		// No bare peer cell at concurrency 8, nor for bun: "-".
+		expect(row("node", "8").slice(-2)).toEqual(["-", "-"]);
+		expect(row("bun", "1").slice(-2)).toEqual(["-", "-"]);
+		expect(t.notes.join(" ")).toContain("what Hono, validation and our handler add");
+		expect(table(staged()).headers).not.toContain("bare peer p50 µs");
+	});
+
 	test("a negative residual prints as a number, right-aligned", () => {
 		const results = staged();
 		results.cells = results.cells.map((c) =>
