@@ -1,5 +1,5 @@
 import type { Options } from "./options.ts";
-import { type PeerName, peerCells } from "./peers.ts";
+import { PEER_CELLS, type PeerName, peerCells } from "./peers.ts";
 import { FLOOR, FLOOR_POST, type MetricsSetting } from "./results.ts";
 import type { ServerProgram } from "./runtimes.ts";
 import { type Target, targetModel, targetOrigin } from "./targets.ts";
@@ -42,6 +42,11 @@ export interface ServerPlan {
 	metrics: (MetricsSetting | null)[];
 	/** --stages: the server times each prediction by stage (our runtimes only, not peers or targets). */
 	stages?: boolean;
+	/**
+	 * --stages: each model cell at concurrency 1 is measured beside floor-post (bench/beside.ts):
+	 * our runtimes and the peers that answer floor-post, so their own costs compare like for like.
+	 */
+	beside?: boolean;
 	cells: CellPlan[];
 }
 
@@ -95,7 +100,7 @@ export function buildPlan(
 					launch: { program: runtime },
 					workers,
 					metrics,
-					...(options.stages ? { stages: true } : {}),
+					...(options.stages ? { stages: true, beside: true } : {}),
 					cells: cells(),
 				});
 			}
@@ -107,11 +112,13 @@ export function buildPlan(
 
 /**
  * One round's peers and targets, after the runtimes: one server each (one worker, no METRICS
- * setting). A peer gets the cells it has a stand-in for (none: not started at all); a target one
- * cell per concurrency, its model the URL's path.
+ * setting). A peer gets the cells it has a stand-in for (none: not started at all), measured
+ * beside its floor-post under --stages as ours are; a target one cell per concurrency, its model
+ * the URL's path.
  */
 function outsidePlans(
 	options: Pick<Options, "models" | "concurrency"> & {
+		stages?: boolean;
 		peers?: readonly PeerName[];
 		targets?: readonly Target[];
 	},
@@ -124,7 +131,15 @@ function outsidePlans(
 		const cells = options.concurrency.flatMap((concurrency) =>
 			peerCellsAsked.map((cell) => ({ ...cell, concurrency })),
 		);
-		if (cells.length > 0) plans.push({ ...one, runtime: peer, launch: { program: peer }, cells });
+		if (cells.length === 0) continue;
+		const beside = options.stages === true && PEER_CELLS[peer][FLOOR_POST] !== undefined;
+		plans.push({
+			...one,
+			runtime: peer,
+			launch: { program: peer },
+			...(beside ? { beside } : {}),
+			cells,
+		});
 	}
 	for (const target of options.targets ?? []) {
 		const path = targetModel(target);

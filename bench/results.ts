@@ -114,14 +114,15 @@ const CellSchema = z.object({
 		.object({
 			count: Count,
 			p50Us: StageTimesSchema,
-			/**
-			 * At concurrency 1, with a generator that can interleave two routes (not oha): the p50
-			 * (µs) of the floor-posts sent in turn with this cell's predictions, in the same run on
-			 * the same connection (bench/beside.ts). Absent otherwise, and in files from before it.
-			 */
-			floorPostP50Us: z.number().nonnegative().optional(),
 		})
 		.optional(),
+	/**
+	 * --stages, a model cell at concurrency 1 of a server with floor-post (ours, the peers), with a
+	 * generator that can interleave two routes (not oha): the p50 (µs) of the floor-posts sent in
+	 * turn with this cell's requests, in the same run on the same connection (bench/beside.ts).
+	 * Absent otherwise, and in files from before it.
+	 */
+	floorPostBesideP50Us: z.number().nonnegative().optional(),
 });
 export type Cell = z.infer<typeof CellSchema>;
 

@@ -92,7 +92,8 @@ async function measureServer(
 			for (const cell of paired.cells) settings.progress(`${tag} ${progressLine(cell)}`);
 			settings.progress(`${tag} ${pairLine(paired.pair)}`);
 		} else {
-			const cell = await measureCell(a, round, cellPlan, settings);
+			const beside = serverPlan.beside === true && !isFloor(cellPlan.model);
+			const cell = await measureCell(a, round, cellPlan, settings, beside);
 			measured.push(cell);
 			settings.progress(`${tag} ${progressLine(cell)}`);
 		}
@@ -154,10 +155,11 @@ async function measureCell(
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
+	beside: boolean,
 ): Promise<Cell> {
 	const { server } = session;
 	const staged = session.variant.stages === true && isStagedModel(plan.model);
-	const { request, interleaved } = cellRequest(session, plan, settings, staged);
+	const { request, interleaved } = cellRequest(session, plan, settings, { staged, beside });
 	const cpuBefore = server.cpuMs();
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();
@@ -177,8 +179,11 @@ async function measureCell(
 		...measured,
 		cpuMs,
 	});
-	if (stages === null) return cell;
-	return { ...cell, stages: floorPostP50Us === null ? stages : { ...stages, floorPostP50Us } };
+	return {
+		...cell,
+		...(stages === null ? {} : { stages }),
+		...(floorPostP50Us === null ? {} : { floorPostBesideP50Us: floorPostP50Us }),
+	};
 }
 
 /** The generator's order for one cell, and whether it interleaves floor-post (beside.ts). */
@@ -186,10 +191,10 @@ export function cellRequest(
 	session: Session<MeasuredServer>,
 	plan: CellPlan,
 	settings: Pick<RunSettings, "generator" | "requests" | "warmup">,
-	staged: boolean,
+	{ staged, beside: wanted }: { staged: boolean; beside: boolean },
 ): { request: LoadRequest; interleaved: boolean } {
 	const beside =
-		staged && plan.concurrency === 1
+		wanted && plan.concurrency === 1
 			? besideRequest(session, plan, settings.requests, settings.warmup)
 			: null;
 	const interleaved = beside !== null && takesTargets(settings.generator, beside);
@@ -302,7 +307,7 @@ async function inferTiming(
 function progressLine(cell: Cell): string {
 	const s = cell.stats;
 	const fmt = (ms: number | null) => (ms === null ? "-" : `${ms.toFixed(3)} ms`);
-	const beside = cell.stages?.floorPostP50Us;
+	const beside = cell.floorPostBesideP50Us;
 	const floorPost = beside === undefined ? "" : ` (floor-post beside it ${fmt(beside / 1000)})`;
 	const errors = s.errors > 0 ? `  ${s.errors} errors` : "";
 	const bad = non2xx(s.statusCodes)

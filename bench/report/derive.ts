@@ -73,8 +73,8 @@ export interface Row {
 	stagesUs: StageTimes | null;
 	/**
 	 * --stages at concurrency 1: the median over the rounds of the floor-post p50 (µs) measured
-	 * beside the prediction in the same run (Cell.stages.floorPostP50Us); null unless every timed
-	 * round has one, so it always covers the same rounds as the prediction's p50.
+	 * beside the prediction in the same run (Cell.floorPostBesideP50Us); null unless every round
+	 * has one, so it always covers the same rounds as the prediction's p50.
 	 */
 	floorPostBesideUs: number | null;
 }
@@ -186,8 +186,16 @@ export interface StageBreakdown
 	residualUs: number | null;
 	/** prediction p50 ÷ floor p50: how far the prediction is from the server's GET /health. */
 	timesBareGet: number | null;
-	/** The same prediction's p50 on the runtime's bare peer (peers/bare/), when the run had it. */
-	barePeerUs: number | null;
+	/**
+	 * The runtime's bare peer (peers/bare/) on the same prediction, measured as ours beside its own
+	 * floor-post: its p50 minus that floor-post's. Null without the peer or its beside figure.
+	 */
+	barePeerOverFloorPostUs: number | null;
+	/**
+	 * (prediction − floor-post) on ours minus the same on the bare peer: what Hono, validation and
+	 * our handler add, with the runtime's body receipt and the model call on both sides.
+	 */
+	overBarePeerUs: number | null;
 }
 
 interface Derived {
@@ -365,10 +373,10 @@ function stageMedians(cells: readonly Cell[]): StageTimes | null {
 	return Object.fromEntries(entries) as StageTimes;
 }
 
-/** The median of the timed cells' floor-post beside figures, when every timed cell has one. */
+/** The median of the cells' floor-post beside figures, when every cell of the row has one. */
 function besideMedian(cells: readonly Cell[]): number | null {
-	const timed = cells.flatMap((c) => (c.stages ? [c.stages.floorPostP50Us ?? null] : []));
-	return timed.includes(null) ? null : median(present(timed));
+	const beside = cells.map((c) => c.floorPostBesideP50Us ?? null);
+	return beside.includes(null) ? null : median(present(beside));
 }
 
 /** The server a row was measured on (machine, runtime, workers, metrics) and its concurrency. */
@@ -397,13 +405,15 @@ function withFloor(rows: Row[]): Row[] {
 const bareKey = (machine: string, runtime: string, model: string, concurrency: number) =>
 	JSON.stringify([machine, runtime, model, concurrency]);
 
-/** The bare peers' p50s (µs) by bareKey: the same prediction with no framework, one process. */
-function barePeerP50s(rows: readonly Row[]): Map<string, number> {
+/** The bare peers' p50 over their floor-post beside it (µs), by bareKey. */
+function barePeerOverFloorPost(rows: readonly Row[]): Map<string, number> {
 	const found = new Map<string, number>();
 	for (const row of rows) {
 		if (!row.runtime.endsWith(BARE_SUFFIX) || row.p50Ms === null) continue;
+		if (row.floorPostBesideUs === null) continue;
 		const runtime = row.runtime.slice(0, -BARE_SUFFIX.length);
-		found.set(bareKey(row.machine, runtime, row.model, row.concurrency), row.p50Ms * 1000);
+		const key = bareKey(row.machine, runtime, row.model, row.concurrency);
+		found.set(key, row.p50Ms * 1000 - row.floorPostBesideUs);
 	}
 	return found;
 }
@@ -411,7 +421,7 @@ function barePeerP50s(rows: readonly Row[]): Map<string, number> {
 const BARE_SUFFIX = "-bare";
 
 function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
-	const bare = barePeerP50s(rows);
+	const bare = barePeerOverFloorPost(rows);
 	const floors = byServer(rows, FLOOR);
 	const floorPosts = byServer(rows, FLOOR_POST);
 	const us = (ms: number | null | undefined) => (ms == null ? null : ms * 1000);
@@ -444,11 +454,26 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
 				timesBareGet: bareGetUs && predictionUs !== null ? predictionUs / bareGetUs : null,
-				barePeerUs:
-					workers === 1 ? (bare.get(bareKey(machine, runtime, model, concurrency)) ?? null) : null,
+				...overBarePeer(
+					workers === 1 ? bare.get(bareKey(machine, runtime, model, concurrency)) : undefined,
+					predictionUs === null || floorPost.floorPostUs === null
+						? null
+						: predictionUs - floorPost.floorPostUs,
+				),
 			},
 		];
 	});
+}
+
+function overBarePeer(
+	bareUs: number | undefined,
+	oursUs: number | null,
+): Pick<StageBreakdown, "barePeerOverFloorPostUs" | "overBarePeerUs"> {
+	if (bareUs === undefined) return { barePeerOverFloorPostUs: null, overBarePeerUs: null };
+	return {
+		barePeerOverFloorPostUs: bareUs,
+		overBarePeerUs: oursUs === null ? null : oursUs - bareUs,
+	};
 }
 
 /**

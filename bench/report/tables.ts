@@ -259,9 +259,7 @@ export function stagesTable(
 	const stageHeader = (stage: string) =>
 		stage === "infer" ? "infer (in-process) µs" : `${stage} µs`;
 	const floorPost = floorPostNote(breakdowns);
-	const withBare = breakdowns.some((b) => b.barePeerUs !== null);
-	const overBare = (b: StageBreakdown) =>
-		b.barePeerUs === null || b.predictionUs === null ? null : b.predictionUs - b.barePeerUs;
+	const withBare = breakdowns.some((b) => b.barePeerOverFloorPostUs !== null);
 	const rows = sorted.map((b) => [
 		...(merged ? [b.machine] : []),
 		b.runtime,
@@ -273,7 +271,7 @@ export function stagesTable(
 		...(floorPost.mixed ? [b.floorPostSource ?? "-"] : []),
 		fmtUs(b.ownCostUs),
 		b.timesBareGet === null ? "-" : b.timesBareGet.toFixed(2),
-		...(withBare ? [fmtUs(b.barePeerUs), fmtUs(overBare(b))] : []),
+		...(withBare ? [fmtUs(b.barePeerOverFloorPostUs), fmtUs(b.overBarePeerUs)] : []),
 	]);
 	const lowest = sorted[0]?.concurrency ?? 1;
 	const notes = [
@@ -309,14 +307,14 @@ export function stagesTable(
 			...(floorPost.mixed ? ["floor-post from"] : []),
 			"own cost µs",
 			"x floor",
-			...(withBare ? ["bare peer p50 µs", "over bare peer µs"] : []),
+			...(withBare ? ["bare peer over floor-post µs", "ours over bare peer µs"] : []),
 		],
 		rows,
 		notes,
 	};
 }
 
-const BARE_PEER_NOTE = `"bare peer p50" is the same prediction's p50 on the runtime's bare peer (peers/bare/: the runtime's own HTTP server, the service's model layer and answer, JSON.parse without validation, no framework), measured in its own cells of the same rounds; "over bare peer" is prediction p50 − that: what Hono, validation and our handler add to the least a server on that runtime does. Cells measured at different moments: it moves with the machine as the latency tables do.`;
+const BARE_PEER_NOTE = `"bare peer over floor-post" is the same prediction on the runtime's bare peer (peers/bare/: the runtime's own HTTP server, the service's model layer and answer bytes, JSON.parse without validation, no framework), its p50 minus the p50 of its own floor-post sent beside it, as ours are: the least a server on that runtime pays for the prediction beyond receiving the body, the model call included. "ours over bare peer" is (prediction p50 − floor-post) on ours minus that: what Hono, validation and our handler add. The two servers are measured at different moments, each against its own floor-post.`;
 
 const BESIDE_SOURCE =
 	"measured beside the prediction: each round, the cell's one generator run sent POST /bench/floor-post (the same body) and the prediction in turn, one at a time on one connection (warm-up included), so both p50s met the same machine state; the median over the rounds of those runs' floor-post p50s";

@@ -73,8 +73,10 @@ describe("the interleaved request", () => {
 		const s = await session();
 		const settings = (g: LoadGenerator) => ({ generator: g, requests: 100, warmup: 20 });
 		const clear = { method: "DELETE", url: `${ORIGIN}${STAGES_PATH}` };
+		const both = { staged: true, beside: true };
+		const neither = { staged: false, beside: false };
 		for (const g of [BUILTIN_LIKE, H2LOAD_LIKE]) {
-			const { request, interleaved } = cellRequest(s, cellPlan("mlp-ts", 1), settings(g), true);
+			const { request, interleaved } = cellRequest(s, cellPlan("mlp-ts", 1), settings(g), both);
 			expect(interleaved).toBe(true);
 			expect(request.targets?.map((t) => t.url)).toEqual([
 				`${ORIGIN}/bench/floor-post`,
@@ -83,15 +85,15 @@ describe("the interleaved request", () => {
 			expect(request.afterWarmup).toEqual(clear);
 		}
 		// oha: one URL per run, so the prediction alone, as before.
-		const oha = cellRequest(s, cellPlan("mlp-ts", 1), settings(OHA_LIKE), true);
+		const oha = cellRequest(s, cellPlan("mlp-ts", 1), settings(OHA_LIKE), both);
 		expect(oha.interleaved).toBe(false);
 		expect(oha.request).toMatchObject({ requests: 100, warmup: 20, afterWarmup: clear });
 		expect(oha.request.targets).toBeUndefined();
 		// Above concurrency 1, and for cells without stage timers: unchanged.
-		const c4 = cellRequest(s, cellPlan("mlp-ts", 4), settings(BUILTIN_LIKE), true);
+		const c4 = cellRequest(s, cellPlan("mlp-ts", 4), settings(BUILTIN_LIKE), both);
 		expect(c4.interleaved).toBe(false);
 		expect(c4.request.targets).toBeUndefined();
-		const floor = cellRequest(s, cellPlan("floor", 1), settings(BUILTIN_LIKE), false);
+		const floor = cellRequest(s, cellPlan("floor", 1), settings(BUILTIN_LIKE), neither);
 		expect(floor.interleaved).toBe(false);
 		expect(floor.request.afterWarmup).toBeUndefined();
 	});

@@ -53,7 +53,7 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			expect(cell?.generator.name).toBe("h2load");
 			expect(cell?.stats.count).toBe(50);
 			expect(cell?.stages?.count).toBe(50);
-			expect(cell?.stages?.floorPostP50Us).toBeGreaterThan(0);
+			expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
 			expect(result.stdout).toMatch(STAGES_ROW);
 			expect(report()).toContain("the floor-post p50 own cost subtracts: measured beside");
 		},
@@ -75,7 +75,7 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 		// The prediction cell's own samples are the predictions', floor-post's p50 beside them.
 		const cell = byModel.get("mlp-ts");
 		expect(cell?.stats.count).toBe(50);
-		expect(cell?.stages?.floorPostP50Us).toBeGreaterThan(0);
+		expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
 		const raw = readFileSync(join(out, cell?.rawFile ?? ""), "utf8")
 			.trim()
 			.split("\n");
@@ -84,7 +84,7 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			/bun\s+mlp-ts .*p50 \d+\.\d{3} ms \(floor-post beside it \d+\.\d{3} ms\)/,
 		);
 		expect(result.stdout).toMatch(STAGES_ROW);
-		const floorPostUs = (cell?.stages?.floorPostP50Us ?? 0).toFixed(1);
+		const floorPostUs = (cell?.floorPostBesideP50Us ?? 0).toFixed(1);
 		const heading = "### Where a prediction's time goes (p50, µs)";
 		const row = report()
 			.split(heading)[1]

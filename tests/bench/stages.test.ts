@@ -51,7 +51,15 @@ describe("--stages options and plan", () => {
 			["fastapi", false],
 			["mine", false],
 		]);
-		expect(buildPlan({ ...parseOptions([]), rounds: 1 }).some((s) => s.stages)).toBe(false);
+		// Measured beside floor-post: ours and the peers (they answer it), not a target.
+		expect(plan.map((s) => [s.runtime, s.beside ?? false])).toEqual([
+			["node", true],
+			["bun", true],
+			["fastapi", true],
+			["mine", false],
+		]);
+		const plain = buildPlan({ ...parseOptions(["--peers", "node-bare"]), rounds: 1 });
+		expect(plain.some((s) => s.stages || s.beside)).toBe(false);
 	});
 
 	for (const [argv, message] of [
@@ -276,11 +284,9 @@ const ROUND_BESIDE = [70, 60, 68];
 function besideStaged(rounds: readonly number[] = ROUND_BESIDE): Results {
 	const results = staged();
 	results.cells = results.cells.map((cell): Cell => {
-		const floorPostP50Us = rounds[cell.round - 1];
-		const beside = cell.runtime === "node" && cell.concurrency === 1;
-		return beside && cell.stages && floorPostP50Us !== undefined
-			? { ...cell, stages: { ...cell.stages, floorPostP50Us } }
-			: cell;
+		const floorPostBesideP50Us = rounds[cell.round - 1];
+		const beside = cell.runtime === "node" && cell.concurrency === 1 && cell.stages;
+		return beside && floorPostBesideP50Us !== undefined ? { ...cell, floorPostBesideP50Us } : cell;
 	});
 	return results;
 }
@@ -302,11 +308,10 @@ describe("own cost: the floor-post measured beside the prediction, else the floo
 
 	test("a round without it: the row falls back to the cell, so both p50s cover the same rounds", () => {
 		const results = besideStaged();
-		results.cells = results.cells.map((c) =>
-			c.runtime === "node" && c.round === 2 && c.stages
-				? { ...c, stages: { count: c.stages.count, p50Us: c.stages.p50Us } }
-				: c,
-		);
+		results.cells = results.cells.map((c) => {
+			const { floorPostBesideP50Us: _, ...without } = c;
+			return c.runtime === "node" && c.round === 2 ? without : c;
+		});
 		expect(nodeC1(results)).toMatchObject({ floorPostUs: 65, floorPostSource: "cell" });
 		expect(nodeC1(results)?.ownCostUs).toBeCloseTo(90, 9);
 	});
@@ -363,11 +368,9 @@ describe("own cost: the floor-post measured beside the prediction, else the floo
 		writeResults(join(dir, "results.json"), besideStaged());
 		expect(readResults(join(dir, "results.json"))).toEqual(besideStaged());
 		const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
-		const at = json.cells.findIndex((c: Cell) => c.stages?.floorPostP50Us !== undefined);
-		json.cells[at].stages.floorPostP50Us = -1;
-		expect(() => parseResults(JSON.stringify(json))).toThrow(
-			`at cells.${at}.stages.floorPostP50Us`,
-		);
+		const at = json.cells.findIndex((c: Cell) => c.floorPostBesideP50Us !== undefined);
+		json.cells[at].floorPostBesideP50Us = -1;
+		expect(() => parseResults(JSON.stringify(json))).toThrow(`at cells.${at}.floorPostBesideP50Us`);
 	});
 });
 
@@ -426,26 +429,33 @@ describe("the stages table", () => {
 		expect(t.notes.join(" ")).toContain("A sum of p50s is not the p50 of the sum");
 	});
 
-	test("with a bare peer's cells: its p50 and ours over it, per runtime, model and concurrency", () => {
-		const results = staged();
+	test("with a bare peer measured beside its floor-post: its figure and ours over it", () => {
+		const results = besideStaged();
 		const nodeBare = results.cells
 			.filter((c) => c.runtime === "node" && c.model === "mlp-onnx" && c.concurrency === 1)
 			.map((c): Cell => {
 				const { stages: _, ...plain } = c;
-				return { ...plain, runtime: "node-bare", stats: { ...c.stats, p50Ms: 0.15 } };
+				const stats = { ...c.stats, p50Ms: 0.15 };
+				return { ...plain, runtime: "node-bare", stats, floorPostBesideP50Us: 60 };
 			});
 		results.cells = [...results.cells, ...nodeBare];
 		const t = table(results);
-		expect(t.headers.slice(-2)).toEqual(["bare peer p50 µs", "over bare peer µs"]);
+		expect(t.headers.slice(-2)).toEqual(["bare peer over floor-post µs", "ours over bare peer µs"]);
 		const row = (runtime: string, c: string) =>
 			t.rows.find((r) => r[0] === runtime && r[2] === c) as string[];
-		// Node's prediction p50 is 180 µs (the median of ROUND_P50), the bare peer's 150.
-		expect(row("node", "1").slice(-2)).toEqual(["150.0", "30.0"]);
+		// Ours: 180 − 68 (beside) = 112; the bare peer: 150 − 60 = 90; ours over it: 22.
+		expect(row("node", "1").slice(-2)).toEqual(["90.0", "22.0"]);
 		// No bare peer cell at concurrency 8, nor for bun: "-".
 		expect(row("node", "8").slice(-2)).toEqual(["-", "-"]);
 		expect(row("bun", "1").slice(-2)).toEqual(["-", "-"]);
 		expect(t.notes.join(" ")).toContain("what Hono, validation and our handler add");
-		expect(table(staged()).headers).not.toContain("bare peer p50 µs");
+		// A bare peer without its floor-post beside it gives no figure: no columns at all.
+		results.cells = results.cells.map((c) => {
+			const { floorPostBesideP50Us: _, ...rest } = c;
+			return c.runtime === "node-bare" ? rest : c;
+		});
+		expect(table(results).headers).not.toContain("bare peer over floor-post µs");
+		expect(table(staged()).headers).not.toContain("bare peer over floor-post µs");
 	});
 
 	test("a negative residual prints as a number, right-aligned", () => {
