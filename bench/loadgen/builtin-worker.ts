@@ -9,7 +9,7 @@
  * Input: one JSON argument (WorkerConfig). Output: one JSON line (WorkerOutput) on stdout.
  */
 import { connect, type Socket } from "node:net";
-import { type AfterWarmup, parseInferMs, sendAfterWarmup } from "./types.ts";
+import { type AfterWarmup, parseInferMs, sendAfterWarmup, targetInTurn } from "./types.ts";
 
 export interface WorkerConfig {
 	url: string;
@@ -36,6 +36,8 @@ export interface WorkerConfig {
 	 * target always goes first within a cycle.
 	 */
 	alternate?: boolean;
+	/** With targets: each target this many times in a row before the next (LoadRequest.block). */
+	block?: number;
 	/** Sent once between the warm-up and the measured phase (LoadRequest.afterWarmup). */
 	afterWarmup?: AfterWarmup;
 }
@@ -147,13 +149,19 @@ interface Origin {
 	port: number;
 }
 
+/** How requests rotate over the targets: `block` in a row each, every other cycle reversed or not. */
+interface Order {
+	alternate: boolean;
+	block: number;
+}
+
 /**
- * Which target the request issued `i`-th goes to: plain rotation over `n` targets, or with
- * `alternate` every other cycle reversed (two targets: A B B A A B B A ...).
+ * Which target the request issued `i`-th goes to: plain rotation over `n` targets, `block` requests
+ * each in turn, or with `alternate` every other cycle reversed (two targets: A B B A A B B A ...).
  */
-export function targetOf(i: number, n: number, alternate: boolean): number {
-	const position = i % n;
-	return alternate && Math.floor(i / n) % 2 === 1 ? n - 1 - position : position;
+export function targetOf(i: number, n: number, { alternate, block }: Order): number {
+	const position = targetInTurn(i, n, block);
+	return alternate && Math.floor(i / block / n) % 2 === 1 ? n - 1 - position : position;
 }
 
 interface Phase {
@@ -163,7 +171,7 @@ interface Phase {
 	deadline: bigint | null;
 	/** Requests started so far, which picks the next target when they rotate. */
 	issued: number;
-	alternate: boolean;
+	order: Order;
 	record: boolean;
 	t0: bigint;
 	samples: number[];
@@ -297,7 +305,7 @@ class Lane {
 		}
 		phase.remaining--;
 		this.index = phase.issued++;
-		this.target = targetOf(this.index, this.targets.length, phase.alternate);
+		this.target = targetOf(this.index, this.targets.length, phase.order);
 		const target = this.targets[this.target] as Target;
 		this.origin = target.origin;
 		this.inFlight = true;
@@ -316,7 +324,7 @@ class Lane {
 function runPhase(
 	lanes: readonly Lane[],
 	targets: number,
-	alternate: boolean,
+	order: Order,
 	requests: number,
 	record: boolean,
 	durationMs: number | null = null,
@@ -327,7 +335,7 @@ function runPhase(
 			remaining: durationMs === null ? requests : Number.POSITIVE_INFINITY,
 			deadline: durationMs === null ? null : t0 + BigInt(Math.round(durationMs * 1e6)),
 			issued: 0,
-			alternate,
+			order,
 			record,
 			t0,
 			samples: [],
@@ -366,7 +374,7 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 		if (origin < 0) origin = origins.push({ host, port }) - 1;
 		return { bytes: requestBytes({ ...config, ...t }), origin };
 	});
-	const alternate = config.alternate ?? false;
+	const order = { alternate: config.alternate ?? false, block: config.block ?? 1 };
 	const duration = config.durationMs ?? null;
 	const connections = Math.max(
 		1,
@@ -377,17 +385,10 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 		() => new Lane(origins, targets, config.timeoutMs),
 	);
 	try {
-		if (config.warmup > 0) await runPhase(lanes, targets.length, alternate, config.warmup, false);
+		if (config.warmup > 0) await runPhase(lanes, targets.length, order, config.warmup, false);
 		await sendAfterWarmup(config.afterWarmup);
 		const cpuBefore = process.cpuUsage();
-		const measured = await runPhase(
-			lanes,
-			targets.length,
-			alternate,
-			config.requests,
-			true,
-			duration,
-		);
+		const measured = await runPhase(lanes, targets.length, order, config.requests, true, duration);
 		return {
 			wallUs: duration === null && config.requests === 0 ? 0 : measured.wallUs,
 			errors: measured.errors,

@@ -50,6 +50,7 @@ export class BuiltinGenerator implements LoadGenerator {
 			...(request.durationMs === undefined ? {} : { durationMs: request.durationMs }),
 			...(request.targets === undefined ? {} : { targets: request.targets }),
 			...(request.alternate === undefined ? {} : { alternate: request.alternate }),
+			...(request.block === undefined ? {} : { block: request.block }),
 			...(request.afterWarmup === undefined ? {} : { afterWarmup: request.afterWarmup }),
 		};
 		const args = ["--no-warnings", WORKER, JSON.stringify(config)];

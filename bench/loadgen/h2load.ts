@@ -11,6 +11,7 @@ import {
 	type LoadResult,
 	routeInterleaveRefusal,
 	type Sample,
+	targetInTurn,
 	warmUpSeparately,
 } from "./types.ts";
 
@@ -47,9 +48,10 @@ interface RunFiles {
  * `--h1 -n N -c C -m 1 -t 1`: N requests over C keep-alive connections, one request in flight per
  * connection (no pipelining), one thread, so its CPU is one core's worth at most.
  *
- * With `targets` (routes of one origin, routeInterleaveRefusal), their URIs in order: h2load's
- * client sends them in turn, so with one connection and one request in flight the requests go
- * URI 1, URI 2, URI 1, ... All URIs share the one `-d` body and its method.
+ * With `targets` (routes of one origin, routeInterleaveRefusal), their URIs in order, each
+ * `block` times: h2load's client sends its URIs in turn, so with one connection and one request in
+ * flight the requests go URI 1 (block times), URI 2 (block times), URI 1, ... All URIs share the
+ * one `-d` body and its method.
  */
 export function h2loadArgs(request: LoadRequest, files: RunFiles): string[] {
 	if (request.durationMs !== undefined) throw new H2loadError(H2LOAD_NO_DURATION);
@@ -61,7 +63,8 @@ export function h2loadArgs(request: LoadRequest, files: RunFiles): string[] {
 	if (targets[0]?.method === "POST") {
 		args.push("-d", files.body, "-H", `content-type: ${request.contentType ?? "application/json"}`);
 	}
-	args.push(...targets.map((t) => t.url));
+	const block = request.block ?? 1;
+	args.push(...targets.flatMap((t) => Array.from({ length: block }, () => t.url)));
 	return args;
 }
 
@@ -73,11 +76,15 @@ const bodyOf = (request: LoadRequest): string => request.targets?.[0]?.body ?? r
  * the first request's start. Rows with status -1 (no response) are counted, not sampled.
  *
  * `targets` > 1 (an interleaved run: one connection, one request at a time): row i by start went
- * to URI i mod targets, so each sample is tagged `target` and `index` as the rotating generators'
- * are. A request that left no row at all (its connection died) would shift the tags after it; the
+ * to target targetInTurn(i, targets, block), so each sample is tagged `target` and `index` as the
+ * rotating generators' are. A request that left no row at all (its connection died) would shift the tags after it; the
  * runs that interleave (a local server at concurrency 1) have not lost one.
  */
-export function parseH2loadLog(text: string, targets = 1): { samples: Sample[]; failed: number } {
+export function parseH2loadLog(
+	text: string,
+	targets = 1,
+	block = 1,
+): { samples: Sample[]; failed: number } {
 	const rows: { start: number; status: number; duration: number }[] = [];
 	for (const [i, line] of text.split("\n").entries()) {
 		if (line.trim() === "") continue;
@@ -92,7 +99,10 @@ export function parseH2loadLog(text: string, targets = 1): { samples: Sample[]; 
 	// Tagged before the failed rows are dropped, so those keep their place in the turn.
 	const byStart = rows
 		.sort((a, b) => a.start - b.start)
-		.map((r, index) => ({ ...r, tag: targets > 1 ? { target: index % targets, index } : {} }));
+		.map((r, index) => {
+			const tag = targets > 1 ? { target: targetInTurn(index, targets, block), index } : {};
+			return { ...r, tag };
+		});
 	const ok = byStart.filter((r) => r.status >= 0);
 	return {
 		samples: ok.map((r) => ({
@@ -108,13 +118,17 @@ export function parseH2loadLog(text: string, targets = 1): { samples: Sample[]; 
 
 /**
  * Requests per target that got no response: each target's share of the N requests sent in turn
- * (target t gets those with i mod n = t) minus its samples.
+ * (targetInTurn) minus its samples.
  */
-export function targetErrorsOf(samples: readonly Sample[], requests: number, n: number): number[] {
-	return Array.from({ length: n }, (_, t) => {
-		const sent = Math.ceil((requests - t) / n);
-		return Math.max(0, sent - samples.filter((s) => s.target === t).length);
-	});
+export function targetErrorsOf(
+	samples: readonly Sample[],
+	requests: number,
+	n: number,
+	block = 1,
+): number[] {
+	const sent = Array.from({ length: n }, () => 0);
+	for (let i = 0; i < requests; i++) sent[targetInTurn(i, n, block)]++;
+	return sent.map((count, t) => Math.max(0, count - samples.filter((s) => s.target === t).length));
 }
 
 const DURATION_UNIT_US: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000 };
@@ -179,7 +193,9 @@ export class H2loadGenerator implements LoadGenerator {
 			samples,
 			// Failed requests may have a -1 row or none at all.
 			errors: Math.max(failed, request.requests - samples.length),
-			...(targets > 1 ? { targetErrors: targetErrorsOf(samples, request.requests, targets) } : {}),
+			...(targets > 1
+				? { targetErrors: targetErrorsOf(samples, request.requests, targets, request.block) }
+				: {}),
 			wallUs: finishedUs ?? wallUsOf(samples),
 			generator: this.info,
 			readsServerTiming: false,
@@ -207,7 +223,7 @@ export class H2loadGenerator implements LoadGenerator {
 			} catch {
 				// No log: no request completed (h2load still exits 0 when it cannot connect).
 			}
-			const parsed = parseH2loadLog(log, request.targets?.length ?? 1);
+			const parsed = parseH2loadLog(log, request.targets?.length ?? 1, request.block);
 			return { ...parsed, finishedUs: parseH2loadFinished(result.stdout), cpu: result.cpu };
 		} finally {
 			rmSync(dir, { recursive: true, force: true });

@@ -57,6 +57,11 @@ export interface LoadRequest {
 	targets?: { method: "GET" | "POST"; url: string; body: string }[];
 	/** With targets, reverse every other cycle: A B, B A, A B, ... (the paired --metrics run). */
 	alternate?: boolean;
+	/**
+	 * With targets, send each this many times in a row before the next (default 1): A A B B A A
+	 * ... for 2. Honoured by generators that rotate or interleave routes.
+	 */
+	block?: number;
 	/** Sent once after the warm-up, before the measured requests (sendAfterWarmup). */
 	afterWarmup?: AfterWarmup;
 }
@@ -136,7 +141,7 @@ export interface LoadGenerator {
 	readonly rotates: boolean;
 	/**
 	 * Whether it can at least interleave routes of one origin: targets that share origin, method
-	 * and body, sent in turn one at a time (concurrency 1, no `alternate`): h2load given several
+	 * and body, sent one at a time in turn or in blocks (concurrency 1, no `alternate`): h2load given several
 	 * URIs. A generator that `rotates` can too.
 	 */
 	readonly interleavesRoutes: boolean;
@@ -162,6 +167,9 @@ export function routeInterleaveRefusal(request: LoadRequest): string | null {
 	}
 	return null;
 }
+
+/** The target of the request issued `i`-th, rotating over `n` targets `block` requests at a time. */
+export const targetInTurn = (i: number, n: number, block = 1): number => Math.floor(i / block) % n;
 
 /** Whether `generator` sends `request.targets` as asked (a request without targets: always). */
 export const takesTargets = (

@@ -317,7 +317,7 @@ export function stagesTable(
 const BARE_PEER_NOTE = `"bare peer over floor-post" is the same prediction on the runtime's bare peer (peers/bare/: the runtime's own HTTP server, the service's model layer and answer bytes, JSON.parse without validation, no framework), its p50 minus the p50 of its own floor-post sent beside it, as ours are: the least a server on that runtime pays for the prediction beyond receiving the body, the model call included. "ours over bare peer" is (prediction p50 − floor-post) on ours minus that: what Hono, validation and our handler add. The two servers are measured at different moments, each against its own floor-post.`;
 
 const BESIDE_SOURCE =
-	"measured beside the prediction: each round, the cell's one generator run sent POST /bench/floor-post (the same body) and the prediction in turn, one at a time on one connection (warm-up included), so both p50s met the same machine state; the median over the rounds of those runs' floor-post p50s";
+	"measured beside the prediction: each round, the cell's one generator run sent POST /bench/floor-post (the same body) and the prediction one at a time on one connection in blocks of up to 100 (100 floor-posts, 100 predictions, ...; warm-up included), so both p50s met the same machine state and each request followed one of its own kind; the median over the rounds of those runs' floor-post p50s";
 
 /**
  * Which floor-post p50 own cost subtracted, and why a row has none measured beside it: the
@@ -331,7 +331,7 @@ function floorPostNote(breakdowns: readonly StageBreakdown[]): { note: string; m
 	for (const b of fromCell) {
 		if (b.concurrency > 1) reasons.add("above concurrency 1 it is not measured beside");
 		else if (b.generators.some((g) => g.startsWith("oha "))) {
-			reasons.add("oha sends one URL per run, so it cannot send the two in turn");
+			reasons.add("oha sends one URL per run, so it cannot send the two in blocks");
 		} else reasons.add("results from before floor-post was measured beside the prediction");
 	}
 	const cell = `the floor-post cell's p50, measured in runs of its own at other moments (${[...reasons].join("; ")})`;

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import {
+	BLOCK,
 	besideRequest,
+	blockFor,
 	FLOOR_POST_TARGET,
 	PREDICTION_TARGET,
 	splitBeside,
@@ -67,6 +69,14 @@ describe("the interleaved request", () => {
 			concurrency: 1,
 		});
 		expect(request.alternate).toBeUndefined();
+		// In blocks of 100: each route 100 times in a row.
+		expect(request.block).toBe(BLOCK);
+	});
+
+	test("the block divides the requests, so each route gets exactly as many", () => {
+		expect([5000, 1000, 300, 150, 40, 97, 1].map(blockFor)).toEqual([100, 100, 100, 75, 40, 97, 1]);
+		// 202 = 2 x 101: blocks of 2.
+		expect(blockFor(202)).toBe(2);
 	});
 
 	test("the runner interleaves a staged c=1 cell with a generator that can, else sends it alone", async () => {

@@ -92,6 +92,15 @@ describe("h2load log (captured from a real run)", () => {
 		expect(targetErrorsOf(samples, 5, 2)).toEqual([1, 1]);
 	});
 
+	test("in blocks: row i by start went to target floor(i / block) mod n", () => {
+		const text = Array.from({ length: 8 }, (_, i) => `${100 + i}\t200\t${i}`).join("\n");
+		const { samples } = parseH2loadLog(text, 2, 3);
+		expect(samples.map((s) => s.target)).toEqual([0, 0, 0, 1, 1, 1, 0, 0]);
+		// 8 requests in blocks of 3: target 0 was sent 5, target 1 3; none lost.
+		expect(targetErrorsOf(samples, 8, 2, 3)).toEqual([0, 0]);
+		expect(targetErrorsOf(samples.slice(0, 5), 8, 2, 3)).toEqual([2, 1]);
+	});
+
 	test("a malformed line is an error naming it; an empty log is no samples", () => {
 		expect(() => parseH2loadLog("100\t200\n")).toThrow(H2loadError);
 		expect(() => parseH2loadLog("a\tb\tc\n")).toThrow("h2load log line 1");
@@ -168,6 +177,24 @@ describe("h2load arguments and version", () => {
 			"http://127.0.0.1:1/predict/mlp-ts",
 		]);
 		expect(args.filter((a) => a === "-d")).toHaveLength(1);
+		const blocked = h2loadArgs(
+			{
+				url: "http://127.0.0.1:1/predict/mlp-ts",
+				method: "POST",
+				body: DEFAULT_BODY,
+				requests: 20,
+				concurrency: 1,
+				targets: [post("/bench/floor-post"), post("/predict/mlp-ts")],
+				block: 2,
+			},
+			files,
+		);
+		expect(blocked.slice(-4)).toEqual([
+			"http://127.0.0.1:1/bench/floor-post",
+			"http://127.0.0.1:1/bench/floor-post",
+			"http://127.0.0.1:1/predict/mlp-ts",
+			"http://127.0.0.1:1/predict/mlp-ts",
+		]);
 	});
 
 	test("targets it cannot send in turn are refused by name, never sent as something else", () => {
@@ -305,6 +332,21 @@ describe.skipIf(!hasH2load)("h2load, a real run", () => {
 			);
 			// Each includes the route's 5 ms sleep (libuv's timer may fire up to ~1 ms early).
 			expect(Math.min(...slow.map((s) => s.durationUs))).toBeGreaterThanOrEqual(4000);
+			// In blocks of 3: fast fast fast slow slow slow ..., tagged as sent.
+			const blocked = await generator.run({
+				url: at("/slow").url,
+				method: "POST",
+				body: DEFAULT_BODY,
+				contentType: "application/json",
+				requests: 12,
+				concurrency: 1,
+				targets: [at("/fast"), at("/slow")],
+				block: 3,
+			});
+			const turn = Array.from({ length: 12 }, (_, i) => Math.floor(i / 3) % 2);
+			expect(blocked.samples.map((s) => s.target)).toEqual(turn);
+			expect(blocked.samples.map((s) => s.status)).toEqual(turn.map((t) => (t ? 201 : 200)));
+			expect(seen.slice(24)).toEqual(turn.map((t) => (t ? "/slow" : "/fast")));
 		} finally {
 			server.close();
 		}

@@ -18,11 +18,18 @@ import { FIXTURES, ROOT, runCli, tempDir } from "./helpers.ts";
 describe("the order of targets", () => {
 	test("plain rotation, and alternating cycles (A B B A A B B A)", () => {
 		const order = (n: number, alternate: boolean, count: number) =>
-			Array.from({ length: count }, (_, i) => targetOf(i, n, alternate));
+			Array.from({ length: count }, (_, i) => targetOf(i, n, { alternate, block: 1 }));
 		expect(order(2, false, 6)).toEqual([0, 1, 0, 1, 0, 1]);
 		expect(order(2, true, 8)).toEqual([0, 1, 1, 0, 0, 1, 1, 0]);
 		expect(order(3, true, 9)).toEqual([0, 1, 2, 2, 1, 0, 0, 1, 2]);
 		expect(order(1, true, 3)).toEqual([0, 0, 0]);
+	});
+
+	test("in blocks: each target `block` times in a row (A A A B B B A A A ...)", () => {
+		const blocks = (n: number, block: number, alternate: boolean, count: number) =>
+			Array.from({ length: count }, (_, i) => targetOf(i, n, { alternate, block }));
+		expect(blocks(2, 3, false, 9)).toEqual([0, 0, 0, 1, 1, 1, 0, 0, 0]);
+		expect(blocks(2, 2, true, 10)).toEqual([0, 0, 1, 1, 1, 1, 0, 0, 0, 0]);
 	});
 });
 

@@ -347,19 +347,19 @@ describe("own cost: the floor-post measured beside the prediction, else the floo
 		const t = table(results);
 		expect(t.headers).not.toContain("floor-post from");
 		expect(t.notes.join(" ")).toContain(
-			'"floor-post" is the floor-post p50 own cost subtracts: measured beside the prediction: each round, the cell\'s one generator run sent POST /bench/floor-post (the same body) and the prediction in turn',
+			'"floor-post" is the floor-post p50 own cost subtracts: measured beside the prediction: each round, the cell\'s one generator run sent POST /bench/floor-post (the same body) and the prediction one at a time on one connection in blocks of up to 100',
 		);
 		expect(renderReport(labelSources([results])).markdown).toContain(
 			"| node | mlp-onnx | 50.0 | 15.0 |",
 		);
 	});
 
-	test("measured with oha: the note says it cannot send the two in turn", () => {
+	test("measured with oha: the note says it cannot send the two in blocks", () => {
 		const results = staged();
 		const oha = { name: "oha", version: "1.9.0" };
 		results.cells = results.cells.map((c) => ({ ...c, generator: oha }));
 		expect(table(results).notes.join(" ")).toContain(
-			"oha sends one URL per run, so it cannot send the two in turn",
+			"oha sends one URL per run, so it cannot send the two in blocks",
 		);
 	});
 
