@@ -55,7 +55,7 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			expect(cell?.stages?.count).toBe(50);
 			expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
 			expect(result.stdout).toMatch(STAGES_ROW);
-			expect(report()).toContain("the floor-post p50 own cost subtracts: measured beside");
+			expect(report()).toContain("but the one measured beside the prediction");
 		},
 		60_000,
 	);
@@ -92,7 +92,7 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			.find((line) => line.startsWith("| bun | mlp-ts |"));
 		// prediction p50, then the floor-post figure own cost used: the interleaved one.
 		expect(row?.split(" | ").at(-3)).toBe(floorPostUs);
-		expect(report()).toContain("the floor-post p50 own cost subtracts: measured beside");
+		expect(report()).toContain("but the one measured beside the prediction");
 	}, 60_000);
 
 	test("a server without STAGES=1 answers 404, which stops the bench with one line", async () => {

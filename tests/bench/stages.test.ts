@@ -338,7 +338,7 @@ describe("own cost: the floor-post measured beside the prediction, else the floo
 			t.rows.find((r) => r[0] === runtime && r[2] === c) as string[];
 		expect(row("node", "1").slice(-5)).toEqual(["180.0", "68.0", "beside", "87.0", "3.60"]);
 		expect(column(t, row("node", "8"), "floor-post from")).toBe("cell");
-		expect(t.notes.join(" ")).toContain('"beside", measured beside the prediction: each round');
+		expect(t.notes.join(" ")).toContain('"beside", not the latency table');
 	});
 
 	test("every row beside: no source column, the note says how it was measured", () => {
@@ -347,7 +347,7 @@ describe("own cost: the floor-post measured beside the prediction, else the floo
 		const t = table(results);
 		expect(t.headers).not.toContain("floor-post from");
 		expect(t.notes.join(" ")).toContain(
-			'"floor-post" is the floor-post p50 own cost subtracts: measured beside the prediction: each round, the cell\'s one generator run sent POST /bench/floor-post (the same body) and the prediction one at a time on one connection in blocks of up to 100',
+			`"floor-post" is the floor-post p50 own cost subtracts: not the latency table's floor-post cell (its 'p50 over floor-post' subtracts that one) but the one measured beside the prediction: each round, the cell's one generator run sent POST /bench/floor-post (the same body) and the prediction one at a time on one connection in blocks of up to 100`,
 		);
 		expect(renderReport(labelSources([results])).markdown).toContain(
 			"| node | mlp-onnx | 50.0 | 15.0 |",
