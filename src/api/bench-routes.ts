@@ -1,7 +1,7 @@
 import { BODY_LIMITS, readComplete } from "./body.ts";
 import { json } from "./openapi.ts";
 import type { Respond } from "./respond.ts";
-import type { ApiRoute } from "./routes.ts";
+import type { ApiRoute } from "./route.ts";
 import { Health } from "./schemas.ts";
 
 /**

@@ -5,7 +5,8 @@ import { clearMarks, countedByHandler, dispatchedRoute, markRoute } from "./http
 import type { MountedPaths } from "./mounted-paths.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import { SECURITY_HEADERS } from "./respond.ts";
-import { type ApiRoute, routePattern } from "./routes.ts";
+import type { ApiRoute } from "./route.ts";
+import { routePattern } from "./routes.ts";
 
 export const METRICS_PATH = "/metrics";
 

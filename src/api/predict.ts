@@ -10,9 +10,8 @@ import { ApiError, issuesOf } from "./errors.ts";
 import { countOwnRequest, errorStatus } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
+import type { Handler } from "./route.ts";
 import { type BatchPrediction, BatchRequest, Passenger, type Prediction } from "./schemas.ts";
-
-export type Handler = (c: Context) => Response | Promise<Response>;
 
 /** The 404 for a model id the registry does not know; its message lists the known ones. */
 function unknownModel(id: string, registry: Registry): ApiError {

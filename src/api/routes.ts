@@ -1,16 +1,16 @@
-import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
 import { errors, json, withSharedResponses } from "./openapi.ts";
 import {
 	BATCH,
-	type Handler,
 	ONE_PASSENGER,
 	type PredictionShape,
 	predictHandler,
 	requestedModel,
 } from "./predict.ts";
 import type { Respond } from "./respond.ts";
+import type { ApiRoute } from "./route.ts";
 import {
 	BatchPrediction,
 	BatchRequest,
@@ -23,12 +23,6 @@ import {
 	Readiness,
 } from "./schemas.ts";
 import { type StageTimes, stagedPredictHandler } from "./stages.ts";
-
-/** A route's documentation and its handler, declared together so the two cannot drift. */
-export interface ApiRoute {
-	readonly config: RouteConfig;
-	readonly handler: Handler;
-}
 
 /** Paths that need the bearer token when API_KEY is set; the probes and documents stay open. */
 export const PROTECTED_PATHS = [

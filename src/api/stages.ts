@@ -5,16 +5,10 @@ import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
 import { checkJsonHeaders, parseJsonBytes, readComplete } from "./body.ts";
 import { json } from "./openapi.ts";
-import {
-	type Handler,
-	type PredictionShape,
-	requestedModel,
-	serverTiming,
-	validated,
-} from "./predict.ts";
+import { type PredictionShape, requestedModel, serverTiming, validated } from "./predict.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
-import type { ApiRoute } from "./routes.ts";
+import type { ApiRoute, Handler } from "./route.ts";
 
 /**
  * STAGES=1: where a prediction's time goes, stage by stage, read with performance.now() between

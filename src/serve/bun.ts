@@ -1,6 +1,7 @@
 import process from "node:process";
-import { ListenError, type RuntimeAdapter, run } from "./lifecycle.ts";
+import { run } from "./lifecycle.ts";
 import { processWorkers } from "./processes.ts";
+import { ListenError, type RuntimeAdapter } from "./runtime.ts";
 
 /** Bun: Bun.serve. */
 const bun: RuntimeAdapter = {

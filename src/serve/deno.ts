@@ -1,12 +1,7 @@
 import process from "node:process";
 import { bodyReads } from "../api/body-reads.ts";
-import {
-	ListenError,
-	type RuntimeAdapter,
-	run,
-	type WorkerExit,
-	type WorkerHandle,
-} from "./lifecycle.ts";
+import { run } from "./lifecycle.ts";
+import { ListenError, type RuntimeAdapter, type WorkerExit, type WorkerHandle } from "./runtime.ts";
 
 // The little of Deno's global this file uses; tsc runs with Node's and Bun's types, not Deno's.
 declare const Deno: {

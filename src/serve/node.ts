@@ -3,8 +3,9 @@ import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { getRequestListener } from "@hono/node-server";
 import { readBodiesWith } from "../api/body.ts";
-import { ListenError, type RuntimeAdapter, run } from "./lifecycle.ts";
+import { run } from "./lifecycle.ts";
 import { processWorkers } from "./processes.ts";
+import { ListenError, type RuntimeAdapter } from "./runtime.ts";
 
 /**
  * Node's body read straight from the IncomingMessage that @hono/node-server hands the app as

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
-import type { RuntimeAdapter, WorkerHandle } from "./lifecycle.ts";
+import type { RuntimeAdapter, WorkerHandle } from "./runtime.ts";
 
 /** Set in a worker's environment to its number; absent in the copy the user started. */
 const WORKER_ENV = "TITANIC_WORKER";

@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
-import type { RuntimeAdapter, WorkerExit, WorkerHandle } from "./lifecycle.ts";
+import type { RuntimeAdapter, WorkerExit, WorkerHandle } from "./runtime.ts";
 
 /** The delay before restarting a worker that crashed after becoming ready... */
 const FIRST_RESTART_DELAY_MS = 100;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, setDefaultTimeout, setSystemTime, test } from "bun:test";
 import { createLogger } from "../../src/logger.ts";
-import type { WorkerExit } from "../../src/serve/lifecycle.ts";
+import type { WorkerExit } from "../../src/serve/runtime.ts";
 import { type SupervisorRuntime, supervise } from "../../src/serve/supervisor.ts";
 
 /**

@@ -4,9 +4,9 @@ import { decodeTensor, jsonData, type Tensor, TensorError } from "../../inferenc
 import type { ModelMetrics, ServiceMetrics } from "../../metrics/service.ts";
 import { readJson } from "../body.ts";
 import { ApiError, issuesOf } from "../errors.ts";
-import type { Handler } from "../predict.ts";
 import { WARM_UP_ENV } from "../request-log.ts";
 import type { Respond } from "../respond.ts";
+import type { Handler } from "../route.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { InferRequest } from "./schemas.ts";
 

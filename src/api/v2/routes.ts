@@ -4,9 +4,8 @@ import { MODEL_VERSION, type TensorModel } from "../../inference/tensor-model.ts
 import { DATATYPES } from "../../inference/tensors.ts";
 import type { ServiceMetrics } from "../../metrics/service.ts";
 import { json, protocolErrors } from "../openapi.ts";
-import type { Handler } from "../predict.ts";
 import type { Respond } from "../respond.ts";
-import type { ApiRoute } from "../routes.ts";
+import type { ApiRoute, Handler } from "../route.ts";
 import { type Catalogue, createCatalogue } from "./catalogue.ts";
 import { type InferLimits, inferHandler } from "./infer.ts";
 import {
