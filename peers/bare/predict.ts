@@ -1,7 +1,6 @@
 import { ONE_PASSENGER } from "../../src/api/predict.ts";
 import { PASSENGER_FIELDS, type Passenger } from "../../src/api/schemas.ts";
-import type { LoadedModel } from "../../src/inference/registry.ts";
-import { loadRegistry } from "../../src/inference/registry.ts";
+import { type LoadedModel, loadRegistry } from "../../src/inference/registry.ts";
 import { HEADERS } from "./answer.ts";
 
 /**
