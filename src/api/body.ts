@@ -48,10 +48,14 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
 
 /**
  * A runtime's own cheaper way to a request's whole body, from the env its server hands the app
- * (Node: the IncomingMessage), or undefined where it has none and the Request's body is read.
- * The runtime's entry point sets it once (serve/node.ts); shared code never names a runtime.
+ * (Node: the IncomingMessage): the bytes themselves when the runtime already holds them, a promise
+ * of them, or undefined where it has none and the Request's body is read. The runtime's entry
+ * point sets it once (serve/node.ts); shared code never names a runtime.
  */
-export type DirectBody = (env: unknown, limit: number) => Promise<Uint8Array> | undefined;
+export type DirectBody = (
+	env: unknown,
+	limit: number,
+) => Uint8Array | Promise<Uint8Array> | undefined;
 
 let directBody: DirectBody = () => undefined;
 
@@ -59,20 +63,38 @@ export function readBodiesWith(reader: DirectBody): void {
 	directBody = reader;
 }
 
+/** A value now, or once it is there. */
+export type Soon<T> = T | Promise<T>;
+
+/** `next` applied to `value`: at once when it is there, else once it is. */
+export const whenThere = <T, U>(value: Soon<T>, next: (ready: T) => Soon<U>): Soon<U> =>
+	value instanceof Promise ? value.then(next) : next(value);
+
+/**
+ * The whole body: the bytes themselves when the runtime already holds them (Node reads a small
+ * body before routing, serve/node.ts), so the handler can answer without an await, which on
+ * Node's adapter is the cheaper response path; else a promise of them.
+ */
+export function readBody(request: Request, limit: number, env?: unknown): Soon<Uint8Array> {
+	const direct = directBody(env, limit);
+	return direct instanceof Uint8Array ? direct : readComplete(request, limit, direct);
+}
+
 /**
  * A body stream that fails mid-way was cut off by the client (it aborted, or sent less than its
  * Content-Length): the client's fault, answered 400 (if it still listens) and not logged as ours.
  * The server never cuts one off itself: on shutdown it lets the reads under way finish, and
- * parks the requests that come to their body later (see body-reads.ts).
+ * parks the requests that come to their body later (see body-reads.ts). A body already in hand
+ * needs no read, so the gate does not apply to it.
  */
-export async function readComplete(
+async function readComplete(
 	request: Request,
 	limit: number,
-	env?: unknown,
+	direct: Promise<Uint8Array> | undefined,
 ): Promise<Uint8Array> {
 	if (!bodyReads.begin()) return bodyReads.park();
 	try {
-		return await (directBody(env, limit) ?? readBounded(request, limit));
+		return await (direct ?? readBounded(request, limit));
 	} catch (error) {
 		if (error instanceof ApiError) throw error;
 		throw new ApiError(400, "malformed_json", "request body ended before its declared length");
@@ -136,5 +158,5 @@ export async function readJson(
 	options: ReadOptions = {},
 ): Promise<unknown> {
 	checkJsonHeaders(request, options);
-	return parseJsonBytes(await readComplete(request, limit, env));
+	return parseJsonBytes(await readBody(request, limit, env));
 }

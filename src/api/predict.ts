@@ -5,7 +5,14 @@ import { encodeRows, FEATURE_COUNT, type RowEncoder } from "../inference/preproc
 import type { LoadedModel, Registry } from "../inference/registry.ts";
 import type { ModelMetrics, ServiceMetrics } from "../metrics/service.ts";
 import { type Accepts, compileAccepts } from "./accept.ts";
-import { BODY_LIMITS, readJson } from "./body.ts";
+import {
+	BODY_LIMITS,
+	checkJsonHeaders,
+	parseJsonBytes,
+	readBody,
+	type Soon,
+	whenThere,
+} from "./body.ts";
 import { ApiError, issuesOf } from "./errors.ts";
 import { countOwnRequest, errorStatus } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
@@ -113,6 +120,32 @@ const modelInput = <Body>(
 ): Float32Array => shape.encode(validated(shape, body), model.encode);
 
 /**
+ * One executor call, timed from `startedAt`; `finish` gets the probabilities at once, unless the
+ * executor is onnxruntime's async fallback (executor.ts): the common path never awaits.
+ */
+function callModel<T>(
+	model: LoadedModel,
+	input: Float32Array,
+	finish: (probabilities: Float32Array, startedAt: number) => T,
+): Soon<T> {
+	const rows = input.length / FEATURE_COUNT;
+	const { executor } = model;
+	const startedAt = performance.now();
+	return executor.async
+		? executor.predict(input, rows).then((probabilities) => finish(probabilities, startedAt))
+		: finish(executor.predict(input, rows), startedAt);
+}
+
+/**
+ * The request's body bytes, its headers checked first: at once when the runtime already holds
+ * them (body.ts, readBody), so the whole prediction runs without an await; else a promise.
+ */
+export function requestBody(c: Context, limit: number): Soon<Uint8Array> {
+	checkJsonHeaders(c.req.raw);
+	return readBody(c.req.raw, limit, c.env);
+}
+
+/**
  * The one prediction handler: read the bounded body, validate it, preprocess it into one
  * Float32Array, make one executor call, answer. Single and batch differ only in their shape.
  * With `metrics`, the handler that also records them; without, one with no recording code at all.
@@ -124,18 +157,18 @@ export function predictHandler<Body, Answer>(
 	metrics?: ServiceMetrics,
 ): Handler {
 	if (metrics) return measuredPredictHandler(shape, registry, respond, metrics);
-	return async (c) => {
+	return (c) => {
 		const model = requestedModel(c, registry);
-		const input = modelInput(shape, await readJson(c.req.raw, shape.limit, c.env), model);
-		const rows = input.length / FEATURE_COUNT;
-		const { executor } = model;
-		const startedAt = performance.now();
-		// Only onnxruntime's fallback is async (executor.ts); the common path never awaits.
-		const probabilities = executor.async
-			? await executor.predict(input, rows)
-			: executor.predict(input, rows);
-		const timing = serverTiming(performance.now() - startedAt);
-		return respond.text(shape.serialise(model.id, probabilities), 200, timing);
+		return whenThere(requestBody(c, shape.limit), (bytes) =>
+			callModel(
+				model,
+				modelInput(shape, parseJsonBytes(bytes), model),
+				(probabilities, startedAt) => {
+					const timing = serverTiming(performance.now() - startedAt);
+					return respond.text(shape.serialise(model.id, probabilities), 200, timing);
+				},
+			),
+		);
 	};
 }
 
@@ -153,7 +186,7 @@ function measuredPredictHandler<Body, Answer>(
 	const byId = new Map<string, { model: LoadedModel; record: ModelMetrics }>(
 		registry.list().map((model) => [model.id, { model, record: metrics.model(model.id) }]),
 	);
-	return async (c) => {
+	return (c) => {
 		const enteredAt = performance.now();
 		const counted = c.env !== WARM_UP_ENV;
 		const route = counted ? countOwnRequest() : 0;
@@ -165,30 +198,34 @@ function measuredPredictHandler<Body, Answer>(
 			throw unknownModel(id, registry);
 		}
 		const { model, record } = target;
-		try {
-			const input = modelInput(shape, await readJson(c.req.raw, shape.limit, c.env), model);
-			const rows = input.length / FEATURE_COUNT;
-			const { executor } = model;
-			const startedAt = performance.now();
-			const probabilities = executor.async
-				? await executor.predict(input, rows)
-				: executor.predict(input, rows);
-			// One clock read ends both intervals: recording then reads the clock once more than not.
-			const answeredAt = performance.now();
-			const inferMs = answeredAt - startedAt;
-			const text = shape.serialise(model.id, probabilities);
-			const response = respond.text(text, 200, serverTiming(inferMs));
-			if (counted) {
-				record.succeeded((answeredAt - enteredAt) / 1000, inferMs / 1000, rows);
-				metrics.http.count(route, method, 200);
-			}
-			return response;
-		} catch (error) {
+		const failed = (error: unknown): never => {
 			if (counted) {
 				record.failed();
 				metrics.http.count(route, method, errorStatus(error));
 			}
 			throw error;
+		};
+		const answer = (bytes: Uint8Array) => {
+			const input = modelInput(shape, parseJsonBytes(bytes), model);
+			return callModel(model, input, (probabilities, startedAt) => {
+				// One clock read ends both intervals: recording then reads the clock once more than not.
+				const answeredAt = performance.now();
+				const inferMs = answeredAt - startedAt;
+				const text = shape.serialise(model.id, probabilities);
+				const response = respond.text(text, 200, serverTiming(inferMs));
+				if (counted) {
+					const rows = input.length / FEATURE_COUNT;
+					record.succeeded((answeredAt - enteredAt) / 1000, inferMs / 1000, rows);
+					metrics.http.count(route, method, 200);
+				}
+				return response;
+			});
+		};
+		try {
+			const answered = whenThere(requestBody(c, shape.limit), answer);
+			return answered instanceof Promise ? answered.catch(failed) : answered;
+		} catch (error) {
+			return failed(error);
 		}
 	};
 }

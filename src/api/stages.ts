@@ -3,9 +3,15 @@ import { z } from "@hono/zod-openapi";
 import { FEATURE_COUNT } from "../inference/preprocess.ts";
 import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
-import { checkJsonHeaders, parseJsonBytes, readComplete } from "./body.ts";
+import { parseJsonBytes, whenThere } from "./body.ts";
 import { json } from "./openapi.ts";
-import { type PredictionShape, requestedModel, serverTiming, validated } from "./predict.ts";
+import {
+	type PredictionShape,
+	requestBody,
+	requestedModel,
+	serverTiming,
+	validated,
+} from "./predict.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
 import type { ApiRoute, Handler } from "./route.ts";
@@ -108,15 +114,17 @@ export function stagedPredictHandler<Body, Answer>(
 	times: StageTimes,
 	metrics?: ServiceMetrics,
 ): Handler {
-	return async (c) => {
+	return (c) => {
 		const marks = new Float64Array(STAGES.length + 1);
 		marks[0] = times.dispatchedAt;
 		marks[1] = performance.now();
 		const model = requestedModel(c, registry);
 		const record = c.env === WARM_UP_ENV ? undefined : metrics?.model(model.id);
-		try {
-			checkJsonHeaders(c.req.raw);
-			const bytes = await readComplete(c.req.raw, shape.limit, c.env);
+		const failed = (error: unknown): never => {
+			record?.failed();
+			throw error;
+		};
+		const answer = (bytes: Uint8Array) => {
 			marks[2] = performance.now();
 			const value = parseJsonBytes(bytes);
 			marks[3] = performance.now();
@@ -124,23 +132,28 @@ export function stagedPredictHandler<Body, Answer>(
 			marks[4] = performance.now();
 			const input = shape.encode(body, model.encode);
 			const rows = input.length / FEATURE_COUNT;
-			marks[5] = performance.now();
 			const { executor } = model;
-			const probabilities = executor.async
-				? await executor.predict(input, rows)
-				: executor.predict(input, rows);
-			marks[6] = performance.now();
-			const text = shape.serialise(model.id, probabilities);
-			marks[7] = performance.now();
-			const response = respond.text(text, 200, serverTiming(marks[6] - marks[5]));
-			marks[8] = performance.now();
-			if (c.env !== WARM_UP_ENV) times.add(model.id, marks);
-			// As the measured handler: the request's time ends at the model's answer.
-			record?.succeeded((marks[6] - marks[1]) / 1000, (marks[6] - marks[5]) / 1000, rows);
-			return response;
+			marks[5] = performance.now();
+			const done = (probabilities: Float32Array) => {
+				marks[6] = performance.now();
+				const text = shape.serialise(model.id, probabilities);
+				marks[7] = performance.now();
+				const response = respond.text(text, 200, serverTiming(marks[6] - marks[5]));
+				marks[8] = performance.now();
+				if (c.env !== WARM_UP_ENV) times.add(model.id, marks);
+				// As the measured handler: the request's time ends at the model's answer.
+				record?.succeeded((marks[6] - marks[1]) / 1000, (marks[6] - marks[5]) / 1000, rows);
+				return response;
+			};
+			return executor.async
+				? executor.predict(input, rows).then(done)
+				: done(executor.predict(input, rows));
+		};
+		try {
+			const answered = whenThere(requestBody(c, shape.limit), answer);
+			return answered instanceof Promise ? answered.catch(failed) : answered;
 		} catch (error) {
-			record?.failed();
-			throw error;
+			return failed(error);
 		}
 	};
 }
