@@ -1,8 +1,9 @@
-import { BODY_LIMITS, readBody, whenThere } from "./body.ts";
+import { BODY_LIMITS, readBody } from "./body.ts";
 import { json } from "./openapi.ts";
 import type { Respond } from "./respond.ts";
 import type { ApiRoute } from "./route.ts";
 import { Health } from "./schemas.ts";
+import { whenThere } from "./soon.ts";
 
 /**
  * Routes that exist only for the bench (BENCH_ROUTES=1), never in production, and are left out of

@@ -1,5 +1,6 @@
 import { bodyReads } from "./body-reads.ts";
 import { ApiError } from "./errors.ts";
+import type { Soon } from "./soon.ts";
 
 /** Largest accepted body for one passenger, and for a batch of up to 1000. */
 export const BODY_LIMITS = { single: 64 * 1024, batch: 2 * 1024 * 1024 } as const;
@@ -62,13 +63,6 @@ let directBody: DirectBody = () => undefined;
 export function readBodiesWith(reader: DirectBody): void {
 	directBody = reader;
 }
-
-/** A value now, or once it is there. */
-export type Soon<T> = T | Promise<T>;
-
-/** `next` applied to `value`: at once when it is there, else once it is. */
-export const whenThere = <T, U>(value: Soon<T>, next: (ready: T) => Soon<U>): Soon<U> =>
-	value instanceof Promise ? value.then(next) : next(value);
 
 /**
  * The whole body: the bytes themselves when the runtime already holds them (Node reads a small

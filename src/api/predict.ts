@@ -5,20 +5,14 @@ import { encodeRows, FEATURE_COUNT, type RowEncoder } from "../inference/preproc
 import type { LoadedModel, Registry } from "../inference/registry.ts";
 import type { ModelMetrics, ServiceMetrics } from "../metrics/service.ts";
 import { type Accepts, compileAccepts } from "./accept.ts";
-import {
-	BODY_LIMITS,
-	checkJsonHeaders,
-	parseJsonBytes,
-	readBody,
-	type Soon,
-	whenThere,
-} from "./body.ts";
+import { BODY_LIMITS, checkJsonHeaders, parseJsonBytes, readBody } from "./body.ts";
 import { ApiError, issuesOf } from "./errors.ts";
 import { countOwnRequest, errorStatus } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
 import type { Handler } from "./route.ts";
 import { type BatchPrediction, BatchRequest, Passenger, type Prediction } from "./schemas.ts";
+import { guarded, type Soon, whenThere } from "./soon.ts";
 
 /** The 404 for a model id the registry does not know; its message lists the known ones. */
 function unknownModel(id: string, registry: Registry): ApiError {
@@ -221,11 +215,6 @@ function measuredPredictHandler<Body, Answer>(
 				return response;
 			});
 		};
-		try {
-			const answered = whenThere(requestBody(c, shape.limit), answer);
-			return answered instanceof Promise ? answered.catch(failed) : answered;
-		} catch (error) {
-			return failed(error);
-		}
+		return guarded(() => whenThere(requestBody(c, shape.limit), answer), failed);
 	};
 }

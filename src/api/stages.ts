@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { FEATURE_COUNT } from "../inference/preprocess.ts";
 import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
-import { parseJsonBytes, whenThere } from "./body.ts";
+import { parseJsonBytes } from "./body.ts";
 import { json } from "./openapi.ts";
 import {
 	type PredictionShape,
@@ -15,6 +15,7 @@ import {
 import { WARM_UP_ENV } from "./request-log.ts";
 import type { Respond } from "./respond.ts";
 import type { ApiRoute, Handler } from "./route.ts";
+import { guarded, whenThere } from "./soon.ts";
 
 /**
  * STAGES=1: where a prediction's time goes, stage by stage, read with performance.now() between
@@ -149,12 +150,7 @@ export function stagedPredictHandler<Body, Answer>(
 				? executor.predict(input, rows).then(done)
 				: done(executor.predict(input, rows));
 		};
-		try {
-			const answered = whenThere(requestBody(c, shape.limit), answer);
-			return answered instanceof Promise ? answered.catch(failed) : answered;
-		} catch (error) {
-			return failed(error);
-		}
+		return guarded(() => whenThere(requestBody(c, shape.limit), answer), failed);
 	};
 }
 

@@ -27,18 +27,30 @@ const readFirst = new WeakMap<IncomingMessage, Buffer>();
  */
 function readingSmallBodiesFirst(listener: RequestListener): RequestListener {
 	return (request, response) => {
-		const declared = request.headers["content-length"];
-		if (declared === undefined || !(Number(declared) <= READ_BEFORE_ROUTING)) {
+		if (!declaresAtMost(request, READ_BEFORE_ROUTING)) {
 			listener(request, response);
 			return;
 		}
-		const chunks: Buffer[] = [];
-		request.on("data", (chunk: Buffer) => chunks.push(chunk));
-		request.on("end", () => {
-			readFirst.set(request, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+		collect(request, (body) => {
+			readFirst.set(request, body);
 			listener(request, response);
 		});
 	};
+}
+
+/** Whether the request declares (Content-Length) a body of at most `limit` bytes. */
+function declaresAtMost(incoming: IncomingMessage, limit: number): boolean {
+	const declared = incoming.headers["content-length"];
+	return declared !== undefined && Number(declared) <= limit;
+}
+
+/** Gathers the body's chunks and hands `done` the whole of it at its end. */
+function collect(incoming: IncomingMessage, done: (body: Buffer) => void): void {
+	const chunks: Buffer[] = [];
+	incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+	incoming.on("end", () =>
+		done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
+	);
 }
 
 /**
@@ -52,18 +64,12 @@ function readingSmallBodiesFirst(listener: RequestListener): RequestListener {
  */
 function nodeBody(env: unknown, limit: number): Uint8Array | Promise<Uint8Array> | undefined {
 	const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-	if (!incoming) return undefined;
-	const declared = incoming.headers["content-length"];
-	if (declared === undefined || !(Number(declared) <= limit)) return undefined;
+	if (!incoming || !declaresAtMost(incoming, limit)) return undefined;
 	const read = readFirst.get(incoming);
 	if (read !== undefined) return read;
 	if (incoming.readableDidRead) return undefined;
 	return new Promise((resolve, reject) => {
-		const chunks: Buffer[] = [];
-		incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-		incoming.on("end", () =>
-			resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
-		);
+		collect(incoming, resolve);
 		// A client gone before the end of its body: the caller answers 400 to whoever still listens.
 		// (No "error" listener: node:http emits it only to listeners, and "close" follows it.)
 		incoming.on("close", () => {

@@ -1,7 +1,8 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { readBodiesWith, readBody, whenThere } from "../../src/api/body.ts";
+import { readBodiesWith, readBody } from "../../src/api/body.ts";
 import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
+import { guarded, whenThere } from "../../src/api/soon.ts";
 import { createApp } from "../../src/app.ts";
 import { loadRegistry } from "../../src/inference/registry.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -46,6 +47,24 @@ describe("readBody", () => {
 		const later = whenThere(Promise.resolve(2), (n) => n + 1);
 		expect(later).toBeInstanceOf(Promise);
 		expect(await later).toBe(3);
+	});
+
+	test("guarded: `failed` sees an error thrown at once and one rejected later", async () => {
+		const seen: unknown[] = [];
+		const failed = (error: unknown): never => {
+			seen.push(error);
+			throw error;
+		};
+		expect(guarded(() => 1, failed)).toBe(1);
+		expect(() =>
+			guarded(() => {
+				throw new Error("now");
+			}, failed),
+		).toThrow("now");
+		await expect(guarded(() => Promise.reject(new Error("later")), failed)).rejects.toThrow(
+			"later",
+		);
+		expect(seen.map((e) => (e as Error).message)).toEqual(["now", "later"]);
 	});
 });
 

@@ -156,17 +156,15 @@ describe("h2load arguments and version", () => {
 			url: `http://127.0.0.1:1${path}`,
 			body: DEFAULT_BODY,
 		});
-		const args = h2loadArgs(
-			{
-				url: "http://127.0.0.1:1/predict/mlp-ts",
-				method: "POST",
-				body: DEFAULT_BODY,
-				requests: 20,
-				concurrency: 1,
-				targets: [post("/bench/floor-post"), post("/predict/mlp-ts")],
-			},
-			files,
-		);
+		const interleaved = {
+			url: "http://127.0.0.1:1/predict/mlp-ts",
+			method: "POST" as const,
+			body: DEFAULT_BODY,
+			requests: 20,
+			concurrency: 1,
+			targets: [post("/bench/floor-post"), post("/predict/mlp-ts")],
+		};
+		const args = h2loadArgs(interleaved, files);
 		expect(args.slice(0, 3)).toEqual(["--h1", "-n", "20"]);
 		expect(args.slice(-6)).toEqual([
 			"-d",
@@ -177,18 +175,7 @@ describe("h2load arguments and version", () => {
 			"http://127.0.0.1:1/predict/mlp-ts",
 		]);
 		expect(args.filter((a) => a === "-d")).toHaveLength(1);
-		const blocked = h2loadArgs(
-			{
-				url: "http://127.0.0.1:1/predict/mlp-ts",
-				method: "POST",
-				body: DEFAULT_BODY,
-				requests: 20,
-				concurrency: 1,
-				targets: [post("/bench/floor-post"), post("/predict/mlp-ts")],
-				block: 2,
-			},
-			files,
-		);
+		const blocked = h2loadArgs({ ...interleaved, block: 2 }, files);
 		expect(blocked.slice(-4)).toEqual([
 			"http://127.0.0.1:1/bench/floor-post",
 			"http://127.0.0.1:1/bench/floor-post",
