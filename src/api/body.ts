@@ -7,7 +7,8 @@ export const BODY_LIMITS = { single: 64 * 1024, batch: 2 * 1024 * 1024 } as cons
 
 // application/json, optionally with charset=utf-8 (any case, quoted or not) and nothing else.
 const JSON_TYPE = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const looseUtf8 = new TextDecoder("utf-8");
 
 function tooLarge(limit: number): ApiError {
 	return new ApiError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
@@ -50,18 +51,47 @@ async function readBounded(request: Request, limit: number): Promise<Uint8Array>
 /**
  * A runtime's own cheaper way to a request's whole body, from the env its server hands the app
  * (Node: the IncomingMessage): the bytes themselves when the runtime already holds them, a promise
- * of them, or undefined where it has none and the Request's body is read. The runtime's entry
- * point sets it once (serve/node.ts); shared code never names a runtime.
+ * of them, or undefined where it has none and the Request's body is read.
  */
 export type DirectBody = (
 	env: unknown,
 	limit: number,
 ) => Uint8Array | Promise<Uint8Array> | undefined;
 
-let directBody: DirectBody = () => undefined;
+/**
+ * A runtime's own cheaper way to one request header (`name` in lower case), from the same env:
+ * its value, null when the request has none, or undefined where it has no direct way and the
+ * Request's headers are asked.
+ */
+export type DirectHeader = (env: unknown, name: string) => string | null | undefined;
 
-export function readBodiesWith(reader: DirectBody): void {
-	directBody = reader;
+/** What a runtime offers for reading a request; the default for each is the Request's own way. */
+export interface RequestReaders {
+	readonly body?: DirectBody;
+	readonly header?: DirectHeader;
+	/**
+	 * How a body is checked to be UTF-8: "strict" decodes with the fatal decoder; "loose-first"
+	 * with the replacing one, and again with the fatal one only when the text holds U+FFFD (a
+	 * valid body may hold it too). Same answers, but on Deno the fatal decoder is a slow path:
+	 * loose-first measured 1.4-2.2 µs faster per prediction there, and 0.5-0.7 µs slower on Node.
+	 */
+	readonly decode?: "strict" | "loose-first";
+}
+
+const noDirectWay = () => undefined;
+let directBody: DirectBody = noDirectWay;
+let directHeader: DirectHeader = noDirectWay;
+let decode = decodeStrict;
+
+/**
+ * Sets how requests are read, every reader not given back to its default. The runtime's entry
+ * point calls it once with what its runtime offers (serve/node.ts, serve/deno.ts); shared code
+ * never names a runtime.
+ */
+export function readRequestsWith(readers: RequestReaders): void {
+	directBody = readers.body ?? noDirectWay;
+	directHeader = readers.header ?? noDirectWay;
+	decode = readers.decode === "loose-first" ? decodeLooseFirst : decodeStrict;
 }
 
 /**
@@ -105,13 +135,23 @@ export interface ReadOptions {
 	readonly untypedIsJson?: boolean;
 }
 
+/** A request header, through the runtime's direct way where it has one. */
+function header(request: Request, env: unknown, name: string): string | null {
+	const direct = directHeader(env, name);
+	return direct === undefined ? request.headers.get(name) : direct;
+}
+
 /**
  * Refuses what is not a JSON body before a byte of it is read: a Content-Encoding (415) or a
- * Content-Type other than JSON (415).
+ * Content-Type other than JSON (415). `env` is what the runtime's server handed the app.
  */
-export function checkJsonHeaders(request: Request, { untypedIsJson = false }: ReadOptions = {}) {
-	const type = request.headers.get("content-type");
-	const encoding = request.headers.get("content-encoding");
+export function checkJsonHeaders(
+	request: Request,
+	env: unknown,
+	{ untypedIsJson = false }: ReadOptions = {},
+) {
+	const type = header(request, env, "content-type");
+	const encoding = header(request, env, "content-encoding");
 	if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
 		throw new ApiError(
 			415,
@@ -128,14 +168,23 @@ export function checkJsonHeaders(request: Request, { untypedIsJson = false }: Re
 	}
 }
 
-/** The JSON value of a body's bytes, or the 400 that says why there is none. */
-export function parseJsonBytes(bytes: Uint8Array): unknown {
-	let text: string;
+function decodeStrict(bytes: Uint8Array): string {
 	try {
-		text = utf8.decode(bytes);
+		return strictUtf8.decode(bytes);
 	} catch {
 		throw new ApiError(400, "malformed_json", "request body is not valid UTF-8");
 	}
+}
+
+/** The replacing decoder writes U+FFFD for every invalid sequence: text without one was valid. */
+function decodeLooseFirst(bytes: Uint8Array): string {
+	const text = looseUtf8.decode(bytes);
+	return text.includes("\uFFFD") ? decodeStrict(bytes) : text;
+}
+
+/** The JSON value of a body's bytes, or the 400 that says why there is none. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
+	const text = decode(bytes);
 	if (text.trim() === "") throw new ApiError(400, "malformed_json", "request body is empty");
 	try {
 		return JSON.parse(text);
@@ -151,6 +200,6 @@ export async function readJson(
 	env?: unknown,
 	options: ReadOptions = {},
 ): Promise<unknown> {
-	checkJsonHeaders(request, options);
+	checkJsonHeaders(request, env, options);
 	return parseJsonBytes(await readBody(request, limit, env));
 }

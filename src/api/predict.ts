@@ -135,7 +135,7 @@ function callModel<T>(
  * them (body.ts, readBody), so the whole prediction runs without an await; else a promise.
  */
 export function requestBody(c: Context, limit: number): Soon<Uint8Array> {
-	checkJsonHeaders(c.req.raw);
+	checkJsonHeaders(c.req.raw, c.env);
 	return readBody(c.req.raw, limit, c.env);
 }
 

@@ -1,4 +1,5 @@
 import process from "node:process";
+import { readRequestsWith } from "../api/body.ts";
 import { bodyReads } from "../api/body-reads.ts";
 import { run } from "./lifecycle.ts";
 import { ListenError, type RuntimeAdapter, type WorkerExit, type WorkerHandle } from "./runtime.ts";
@@ -126,4 +127,6 @@ const deno: RuntimeAdapter = {
 	},
 };
 
+// Deno's fatal TextDecoder is its slow path: decode with the replacing one first (api/body.ts).
+readRequestsWith({ decode: "loose-first" });
 await run(deno, process.env);

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener } from "node:h
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { getRequestListener } from "@hono/node-server";
-import { BODY_LIMITS, readBodiesWith } from "../api/body.ts";
+import { BODY_LIMITS, readRequestsWith } from "../api/body.ts";
 import { run } from "./lifecycle.ts";
 import { processWorkers } from "./processes.ts";
 import { ListenError, type RuntimeAdapter } from "./runtime.ts";
@@ -78,6 +78,30 @@ function nodeBody(env: unknown, limit: number): Uint8Array | Promise<Uint8Array>
 	});
 }
 
+/** A value a Request's headers would trim or refuse: those are left to the Request to read. */
+const UNUSUAL_VALUE = /^[\t ]|[\t ]$|[\0\r\n]/;
+
+/**
+ * A request header read straight from the IncomingMessage: asking the Request builds
+ * @hono/node-server's headers wrapper and validates the name on every call, and reading the two
+ * a prediction checks directly measured 1.4-1.6 µs less per prediction (paired A/B over HTTP,
+ * 20,000 pairs). From the raw list: none is null, one is its value (the parser has trimmed it),
+ * several are left to the Request (undefined), which joins them. Not `incoming.headers`: it keeps
+ * only the first of two Content-Types, which the Request, and Bun and Deno, refuse.
+ */
+function nodeHeader(env: unknown, name: string): string | null | undefined {
+	const raw = (env as { incoming?: IncomingMessage } | undefined)?.incoming?.rawHeaders;
+	if (!raw) return undefined;
+	let value: string | null = null;
+	for (let i = 0; i < raw.length; i += 2) {
+		const key = raw[i] as string;
+		if (key.length !== name.length || key.toLowerCase() !== name) continue;
+		if (value !== null) return undefined;
+		value = raw[i + 1] as string;
+	}
+	return value !== null && UNUSUAL_VALUE.test(value) ? undefined : value;
+}
+
 /** Node: node:http with Hono's request listener. */
 const node: RuntimeAdapter = {
 	name: `node ${process.version}`,
@@ -99,5 +123,5 @@ const node: RuntimeAdapter = {
 		}),
 };
 
-readBodiesWith(nodeBody);
+readRequestsWith({ body: nodeBody, header: nodeHeader });
 await run(node, process.env);

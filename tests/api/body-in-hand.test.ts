@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { readBodiesWith, readBody } from "../../src/api/body.ts";
+import { readBody, readRequestsWith } from "../../src/api/body.ts";
 import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
 import { guarded, whenThere } from "../../src/api/soon.ts";
 import { createApp } from "../../src/app.ts";
@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from "../support/server.ts";
 /**
  * A body the runtime already holds (Node reads a small one before routing, serve/node.ts): the
  * handlers then answer without an await, which lets Node's adapter write the response at once.
- * The runtime's reader is a process-wide hook, so each test sets it and puts the default back.
+ * The runtime's readers are a process-wide hook: each test sets them and puts the defaults back.
  */
 
 const PASSENGER = '{"Pclass":3,"Sex":"male","Age":22,"SibSp":1,"Parch":0,"Fare":7.25}';
@@ -31,11 +31,11 @@ beforeAll(async () => {
 	await registry.warm();
 	app = createApp(registry, { logger: createLogger("silent"), metrics: true, benchRoutes: true });
 });
-afterEach(() => readBodiesWith(() => undefined));
+afterEach(() => readRequestsWith({}));
 
 describe("readBody", () => {
 	test("the bytes themselves when the runtime holds them, else a promise of the Request's", async () => {
-		readBodiesWith(inHand);
+		readRequestsWith({ body: inHand });
 		expect(readBody(post("/"), 1024, { held: bytes })).toBe(bytes);
 		const read = readBody(post("/"), 1024, {});
 		expect(read).toBeInstanceOf(Promise);
@@ -85,7 +85,7 @@ describe("the handlers, with the body in hand", () => {
 		app.fetch(post(path, body), { held: new TextEncoder().encode(body) });
 
 	test("a prediction, floor-post and a refusal answer without a promise", async () => {
-		readBodiesWith(inHand);
+		readRequestsWith({ body: inHand });
 		for (const path of ["/predict/mlp-ts", "/predict/gbdt-onnx", "/bench/floor-post"]) {
 			const response = fetchNow(path);
 			expect({ path, promise: response instanceof Promise }).toEqual({ path, promise: false });
@@ -98,7 +98,7 @@ describe("the handlers, with the body in hand", () => {
 
 	test("the same answers as through the Request, refusals and metrics included", async () => {
 		const answers = async (viaHand: boolean) => {
-			readBodiesWith(viaHand ? inHand : () => undefined);
+			readRequestsWith(viaHand ? { body: inHand } : {});
 			const out: string[] = [];
 			for (const body of [PASSENGER, '{"Pclass":9}', "not json", ""]) {
 				const response = await app.fetch(post("/predict/mlp-ts", body), {

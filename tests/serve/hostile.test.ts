@@ -487,6 +487,15 @@ unsupported("multipart/form-data", "multipart/form-data; boundary=x");
 unsupported("a second parameter", "application/json; charset=utf-8; q=1");
 unsupported("two types in one header", "application/json, text/plain");
 unsupported("an empty Content-Type", "");
+unsupported(
+	"two Content-Type headers, both JSON (joined, as a Request does)",
+	"application/json\r\nContent-Type: application/json",
+);
+accepted(
+	"a Content-Type padded with spaces and tabs",
+	(model) => rawPost(`/predict/${model}`, VALID, " \t application/json \t "),
+	VALID,
+);
 accepted(
 	'Application/JSON; charset="UTF-8" (case and quotes)',
 	(model) =>
@@ -494,13 +503,45 @@ accepted(
 	VALID,
 );
 
+// --- Content-Encoding ----------------------------------------------------------------------------
+const encoded = (name: string, encoding: string, status: 200 | 415) => {
+	const send = (model: Model) =>
+		rawPost(`/predict/${model}`, VALID, "application/json", `Content-Encoding: ${encoding}\r\n`);
+	if (status === 200) accepted(name, send, VALID);
+	else cases.push({ name, send: send(nextModel()), status, code: "unsupported_media_type" });
+};
+encoded("Content-Encoding: identity", "identity", 200);
+encoded("Content-Encoding: IDENTITY, padded", "  IDENTITY \t", 200);
+encoded("Content-Encoding: gzip", "gzip", 415);
+encoded("Content-Encoding: an empty value", "", 415);
+encoded(
+	"two Content-Encoding headers, both identity",
+	"identity\r\nContent-Encoding: identity",
+	415,
+);
+
 // --- Bytes that are not UTF-8, a BOM, other encodings -------------------------------------------
 const bytes = (...parts: Array<string | number[]>) =>
 	new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...Buffer.from(p, "utf8")] : p)));
-malformed("a 0xFF byte", bytes("{", [0xff], "}"));
-malformed("latin1 é inside a string", bytes('{"Sex":"mal', [0xe9], '"}'));
-malformed("an overlong UTF-8 slash", bytes('{"Sex":"', [0xc0, 0xaf], '"}'));
-malformed("a UTF-8-encoded surrogate", bytes('{"Sex":"', [0xed, 0xa0, 0x80], '"}'));
+/** Malformed, and said to be not UTF-8 on every runtime, whichever way it decodes. */
+const notUtf8 = (name: string, body: Uint8Array<ArrayBuffer>) =>
+	cases.push({
+		name,
+		send: post(`/predict/${nextModel()}`, body),
+		status: 400,
+		code: "malformed_json",
+		check: (b) =>
+			expect((b as { error: { message: string } }).error.message).toBe(
+				"request body is not valid UTF-8",
+			),
+	});
+notUtf8("a 0xFF byte", bytes("{", [0xff], "}"));
+notUtf8("latin1 é inside a string", bytes('{"Sex":"mal', [0xe9], '"}'));
+notUtf8("an overlong UTF-8 slash", bytes('{"Sex":"', [0xc0, 0xaf], '"}'));
+notUtf8("a UTF-8-encoded surrogate", bytes('{"Sex":"', [0xed, 0xa0, 0x80], '"}'));
+notUtf8("a literal U+FFFD beside a 0xFF byte", bytes('{"Sex":"\uFFFD', [0xff], '"}'));
+// A literal U+FFFD is valid UTF-8: decoded as itself, so the schema names it as an unknown key.
+invalid("a literal U+FFFD key", passengerText({}, [["\uFFFD", "0"]]), ["\uFFFD"]);
 malformed("the body in UTF-16LE", new Uint8Array(Buffer.from(VALID, "utf16le")));
 acceptedBody("a UTF-8 BOM is stripped by TextDecoder", bytes([0xef, 0xbb, 0xbf], VALID), VALID);
 
