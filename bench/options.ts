@@ -92,8 +92,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --workers LIST      WORKERS values per server, e.g. 1,2 or 1,auto (default 1; auto = CPU count)
   --metrics LIST      METRICS values per server (default on); on,off measures what metrics cost: both
                       servers up at once, requests alternating between them (concurrency 1, builtin)
-  --stages            our runtimes' servers time each prediction stage by stage (STAGES=1): adds
-                      the table "Where a prediction's time goes" (one worker, one --metrics value)
+  --stages            adds the table "Where a prediction's time goes": each runtime also runs a
+                      second server that times every prediction stage by stage (STAGES=1), and
+                      model cells at concurrency 1 are measured beside floor-post (one worker,
+                      one --metrics value)
   --soak DURATION     sustained load instead, e.g. 60s or 2m: per runtime, concurrency 32 (or the one
                       --concurrency value) rotating over --models, server RSS sampled every second
   --soak-mark D       the RSS sample the soak's growth criterion compares against (default 10s)`;

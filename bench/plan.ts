@@ -1,6 +1,6 @@
 import type { Options } from "./options.ts";
 import { PEER_CELLS, type PeerName, peerCells } from "./peers.ts";
-import { FLOOR, FLOOR_POST, type MetricsSetting } from "./results.ts";
+import { FLOOR, FLOOR_POST, isFloor, type MetricsSetting } from "./results.ts";
 import type { ServerProgram } from "./runtimes.ts";
 import { type Target, targetModel, targetOrigin } from "./targets.ts";
 import { v2Path } from "./v2.ts";
@@ -40,7 +40,12 @@ export interface ServerPlan {
 	 * A peer or target has no such setting: [null].
 	 */
 	metrics: (MetricsSetting | null)[];
-	/** --stages: the server times each prediction by stage (our runtimes only, not peers or targets). */
+	/**
+	 * --stages: the server times each prediction by stage (STAGES=1). It is a second server of the
+	 * runtime, measured on the model cells only and after the untimed one: its stage figures feed
+	 * the breakdown, while latencies and own cost come from the untimed server, which answers as
+	 * production does (the timers' own cost is not in them).
+	 */
 	stages?: boolean;
 	/**
 	 * --stages: each model cell at concurrency 1 is measured beside floor-post (bench/beside.ts):
@@ -75,6 +80,8 @@ export function cellPlan(
  * With two METRICS values (--metrics on,off) each runtime's servers come as one pair, started
  * together and measured request by request against each other; which of the two is A (started
  * first, sent the first request) turns every round. One value: one server, as above.
+ *
+ * --stages: each runtime's untimed server, then its timed one (STAGES=1) on the model cells.
  */
 export function buildPlan(
 	options: Pick<Options, "runtimes" | "models" | "concurrency" | "rounds"> & {
@@ -94,20 +101,25 @@ export function buildPlan(
 		for (const workers of options.workers ?? [1]) {
 			const metrics = rotate<MetricsSetting>(options.metrics ?? ["on"], round - 1);
 			for (const runtime of options.runtimes) {
-				servers.push({
-					round,
-					runtime,
-					launch: { program: runtime },
-					workers,
-					metrics,
-					...(options.stages ? { stages: true, beside: true } : {}),
-					cells: cells(),
-				});
+				const server = { round, runtime, launch: { program: runtime }, workers, metrics };
+				servers.push(...runtimePlans(server, cells(), options.stages === true));
 			}
 		}
 		servers.push(...outsidePlans(options, round));
 	}
 	return servers;
+}
+
+/** A runtime's server; under --stages measured beside floor-post, then its timed twin. */
+function runtimePlans(
+	server: Omit<ServerPlan, "cells" | "stages" | "beside">,
+	cells: CellPlan[],
+	stages: boolean,
+): ServerPlan[] {
+	if (!stages) return [{ ...server, cells }];
+	const timed = cells.filter((cell) => !isFloor(cell.model));
+	const twin = timed.length > 0 ? [{ ...server, stages: true, beside: true, cells: timed }] : [];
+	return [{ ...server, beside: true, cells }, ...twin];
 }
 
 /**

@@ -16,16 +16,20 @@ function rawCsv(samples: readonly Sample[]): string {
 }
 
 /**
- * "-w2" for two workers, "-metrics-off" for METRICS=off; the defaults (one worker, metrics on)
- * add nothing, so folders from before --workers and --metrics line up.
+ * "-w2" for two workers, "-metrics-off" for METRICS=off, "-stages" for the timed server of
+ * --stages; the defaults (one worker, metrics on, untimed) add nothing, so folders from before
+ * --workers and --metrics line up.
  */
 export const serverSuffix = ({
 	workers,
 	metrics,
+	stages = false,
 }: {
 	workers: number;
 	metrics: MetricsSetting | null;
-}): string => `${workers === 1 ? "" : `-w${workers}`}${metrics === "off" ? "-metrics-off" : ""}`;
+	stages?: boolean;
+}): string =>
+	`${workers === 1 ? "" : `-w${workers}`}${metrics === "off" ? "-metrics-off" : ""}${stages ? "-stages" : ""}`;
 
 /** Writes `raw/<name>.csv` under outDir and returns that relative path. */
 export function writeRawCsv(outDir: string, name: string, samples: readonly Sample[]): string {

@@ -75,6 +75,9 @@ const StatsSchema = z.object({
 
 const GeneratorSchema = z.object({ name: z.string().min(1), version: z.string().min(1) });
 
+/** Marks a timed (STAGES=1) server's cell or process under --stages. */
+const TimedSchema = z.literal(true).optional();
+
 const CellSchema = z.object({
 	runtime: ServerNameSchema,
 	/** A model id, or FLOOR for GET /health. */
@@ -123,6 +126,12 @@ const CellSchema = z.object({
 	 * Absent otherwise, and in files from before it.
 	 */
 	floorPostBesideP50Us: z.number().nonnegative().optional(),
+	/**
+	 * --stages: measured on the runtime's timed server (STAGES=1), the second of its two; such a
+	 * cell feeds only the stage breakdown. Absent on every other cell, and in files from before
+	 * it, where --stages timed the only server and its cells are the latency tables' too.
+	 */
+	timed: TimedSchema,
 });
 export type Cell = z.infer<typeof CellSchema>;
 
@@ -175,6 +184,8 @@ const ProcessSchema = z.object({
 	/** True when SIGTERM did not stop it in time. */
 	killed: z.boolean(),
 	stopMs: Ms,
+	/** --stages: the timed server, left out of the startup and memory figures (it holds the timers). */
+	timed: TimedSchema,
 });
 export type ProcessRecord = z.infer<typeof ProcessSchema>;
 

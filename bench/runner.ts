@@ -282,6 +282,7 @@ async function cellOf(
 		serverCpuMs: measured.cpuMs,
 		generatorCpu: result.cpu ?? null,
 		rawFile: writeRawCsv(settings.outDir, name, measured.samples),
+		...(session.variant.stages ? { timed: true as const } : {}),
 	};
 }
 
@@ -313,7 +314,11 @@ function progressLine(cell: Cell): string {
 	const bad = non2xx(s.statusCodes)
 		.map(([code, n]) => `  ${n}x${code}`)
 		.join("");
-	const runtime = serverName(cell.runtime, { workers: workersOf(cell), metrics: metricsOf(cell) });
+	const runtime = serverName(cell.runtime, {
+		workers: workersOf(cell),
+		metrics: metricsOf(cell),
+		stages: cell.timed,
+	});
 	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}${floorPost}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${bad}`;
 }
 

@@ -35,8 +35,11 @@ export interface ServerVariant {
 }
 
 /** "node x2" for two workers, "node metrics=off" without metrics, "node" with the defaults. */
-export const serverName = (runtime: string, { workers, metrics }: ServerVariant): string =>
-	`${runtime}${workers === 1 ? "" : ` x${workers}`}${metrics === "off" ? " metrics=off" : ""}`;
+export const serverName = (
+	runtime: string,
+	{ workers, metrics, stages = false }: ServerVariant,
+): string =>
+	`${runtime}${workers === 1 ? "" : ` x${workers}`}${metrics === "off" ? " metrics=off" : ""}${stages ? " (timed)" : ""}`;
 
 /** What measuring reads of a server: a RunningServer, or a --target's stand-in (targetSession). */
 export interface MeasuredServer {
@@ -150,8 +153,12 @@ export async function withServer<T>(
 	}
 	const stop = await server.stop();
 	warnIfUnclean(name, stop, settings.progress);
-	const record = processRecord(server, where.round, spawnToReadyMs, stop);
-	return { result, stop, process: metrics === null ? record : { ...record, metrics } };
+	const record = {
+		...processRecord(server, where.round, spawnToReadyMs, stop),
+		...(metrics === null ? {} : { metrics }),
+		...(stages ? { timed: true as const } : {}),
+	};
+	return { result, stop, process: record };
 }
 
 /**

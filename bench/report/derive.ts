@@ -69,7 +69,10 @@ export interface Row {
 	genCpuPct: number | null;
 	/** Some round's generator ran at or above GENERATOR_BOUND_PCT: the generator may have been the limit. */
 	generatorBound: boolean;
-	/** --stages: per stage, the median over the rounds of the server's p50 (µs); null without. */
+	/**
+	 * Per stage, the median over the rounds of the server's p50 (µs), for --stages files from
+	 * before the timed servers, where the one server was timed; null otherwise (timedRows).
+	 */
 	stagesUs: StageTimes | null;
 	/**
 	 * --stages at concurrency 1: the median over the rounds of the floor-post p50 (µs) measured
@@ -180,10 +183,19 @@ export interface StageBreakdown
 	floorPostSource: "beside" | "cell" | null;
 	/** The row's load generators ("name version"): why a row has no beside figure (oha). */
 	generators: string[];
-	/** prediction p50 − floor-post p50 − infer (in-process): what our code costs beyond the model. */
+	/**
+	 * prediction p50 − floor-post p50 − infer (in-process): what our code costs beyond the model,
+	 * on the untimed server when the run had one beside the timed.
+	 */
 	ownCostUs: number | null;
 	/** own cost − our code: what no timer covers. */
 	residualUs: number | null;
+	/**
+	 * The same own cost on the timed server (its prediction p50 minus the floor-post beside it,
+	 * minus infer) less the untimed server's: what the stage timers add. Null without a timed
+	 * server beside the row (files from before it) or without floor-post figures.
+	 */
+	timersUs: number | null;
 	/** prediction p50 ÷ floor p50: how far the prediction is from the server's GET /health. */
 	timesBareGet: number | null;
 	/**
@@ -211,7 +223,7 @@ export function derive(sources: readonly Source[]): Derived {
 	const metricsCost = metricsCosts(rows, sources);
 	return {
 		rows,
-		stages: stageBreakdowns(rows),
+		stages: stageBreakdowns(rows, timedRows(sources)),
 		servers: serverRows(sources),
 		metricsCost,
 		metricsSummary: metricsSummaries(metricsCost),
@@ -288,18 +300,19 @@ const present = (values: readonly (number | null)[]): number[] =>
 const rangeOf = (values: readonly number[]): Range | null =>
 	values.length === 0 ? null : { min: Math.min(...values), max: Math.max(...values) };
 
-function groupCells(sources: readonly Source[]): { machine: string; cells: Cell[] }[] {
+/**
+ * The cells of each (machine, runtime, workers, metrics, model, concurrency): the untimed ones,
+ * or (`timed`) those of --stages' timed servers.
+ */
+function groupCells(
+	sources: readonly Source[],
+	timed = false,
+): { machine: string; cells: Cell[] }[] {
 	const groups = new Map<string, { machine: string; cells: Cell[] }>();
 	for (const source of sources) {
 		for (const cell of source.results.cells) {
-			const key = JSON.stringify([
-				source.label,
-				cell.runtime,
-				workersOf(cell),
-				metricsOf(cell),
-				cell.model,
-				cell.concurrency,
-			]);
+			if ((cell.timed === true) !== timed) continue;
+			const key = rowKey({ ...cellKeyOf(cell), machine: source.label });
 			const group = groups.get(key) ?? { machine: source.label, cells: [] };
 			group.cells.push(cell);
 			groups.set(key, group);
@@ -379,6 +392,43 @@ function besideMedian(cells: readonly Cell[]): number | null {
 	return beside.includes(null) ? null : median(present(beside));
 }
 
+/** What a timed server (--stages) measured of one cell, over the rounds. */
+interface TimedRow {
+	stagesUs: StageTimes;
+	/** Its prediction p50 minus the floor-post p50 beside it (µs), when it has one. */
+	overFloorPostUs: number | null;
+}
+
+/** The timed servers' cells (--stages), by rowKey. */
+function timedRows(sources: readonly Source[]): Map<string, TimedRow> {
+	const found = new Map<string, TimedRow>();
+	for (const { machine, cells } of groupCells(sources, true)) {
+		const stagesUs = stageMedians(cells);
+		if (stagesUs === null) continue;
+		const p50Ms = median(present(cells.map((c) => c.stats.p50Ms)));
+		const besideUs = besideMedian(cells);
+		found.set(rowKey({ ...cellKeyOf(cells[0] as Cell), machine }), {
+			stagesUs,
+			overFloorPostUs: p50Ms === null || besideUs === null ? null : p50Ms * 1000 - besideUs,
+		});
+	}
+	return found;
+}
+
+/** A cell's place in a row, but for the machine (its source's label). */
+const cellKeyOf = (cell: Cell) => ({
+	runtime: cell.runtime,
+	workers: workersOf(cell),
+	metrics: metricsOf(cell),
+	model: cell.model,
+	concurrency: cell.concurrency,
+});
+
+/** A row's cell: machine, runtime, workers, metrics, model, concurrency. */
+const rowKey = (
+	r: Pick<Row, "machine" | "runtime" | "workers" | "metrics" | "model" | "concurrency">,
+) => JSON.stringify([r.machine, r.runtime, r.workers, r.metrics, r.model, r.concurrency]);
+
 /** The server a row was measured on (machine, runtime, workers, metrics) and its concurrency. */
 const serverKey = (r: Row): string =>
 	JSON.stringify([r.machine, r.runtime, r.workers, r.metrics, r.concurrency]);
@@ -420,13 +470,23 @@ function barePeerOverFloorPost(rows: readonly Row[]): Map<string, number> {
 
 const BARE_SUFFIX = "-bare";
 
-function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
+/**
+ * Every model row with stage timings: its own (files from before the timed servers, where the one
+ * server was timed) or its timed server's. Own cost is the row's: with a timed server beside it,
+ * an untimed server's, which answers as production does.
+ */
+function stageBreakdowns(
+	rows: readonly Row[],
+	timedRows: ReadonlyMap<string, TimedRow>,
+): StageBreakdown[] {
 	const bare = barePeerOverFloorPost(rows);
 	const floors = byServer(rows, FLOOR);
 	const floorPosts = byServer(rows, FLOOR_POST);
 	const us = (ms: number | null | undefined) => (ms == null ? null : ms * 1000);
 	return rows.flatMap((row) => {
-		const { machine, runtime, workers, metrics, model, concurrency, stagesUs } = row;
+		const { machine, runtime, workers, metrics, model, concurrency } = row;
+		const timed = timedRows.get(rowKey(row));
+		const stagesUs = row.stagesUs ?? timed?.stagesUs ?? null;
 		if (stagesUs === null) return [];
 		const ourCodeUs = OUR_CODE_STAGES.reduce((sum, stage) => sum + stagesUs[stage], 0);
 		const bareGetUs = us(floors.get(serverKey(row))?.p50Ms);
@@ -453,6 +513,7 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 				generators: row.generators,
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
+				timersUs: timersCost(timed, ownCostUs, stagesUs),
 				timesBareGet: bareGetUs && predictionUs !== null ? predictionUs / bareGetUs : null,
 				...overBarePeer(
 					workers === 1 ? bare.get(bareKey(machine, runtime, model, concurrency)) : undefined,
@@ -463,6 +524,16 @@ function stageBreakdowns(rows: readonly Row[]): StageBreakdown[] {
 			},
 		];
 	});
+}
+
+/** The timed server's own cost minus the untimed one's: what the stage timers add. */
+function timersCost(
+	timed: TimedRow | undefined,
+	ownCostUs: number | null,
+	stagesUs: StageTimes,
+): number | null {
+	if (timed?.overFloorPostUs == null || ownCostUs === null) return null;
+	return timed.overFloorPostUs - stagesUs.infer - ownCostUs;
 }
 
 function overBarePeer(
@@ -493,7 +564,9 @@ function floorPostOf(
 
 function serverRows(sources: readonly Source[]): ServerRow[] {
 	const runtimes = runtimeOrder(sources);
-	const all = sources.flatMap((s) => s.results.processes);
+	// The timed servers of --stages hold the stage timers' buffers: their figures are not the service's.
+	const untimed = (source: Source) => source.results.processes.filter((p) => !p.timed);
+	const all = sources.flatMap(untimed);
 	const workerValues = [...new Set(all.map(workersOf))].sort((a, b) => a - b);
 	const metricsValues = [...new Set(all.map(metricsOf))];
 	const rows: ServerRow[] = [];
@@ -501,7 +574,7 @@ function serverRows(sources: readonly Source[]): ServerRow[] {
 		for (const runtime of runtimes) {
 			for (const workers of workerValues) {
 				for (const metrics of metricsValues) {
-					const procs = source.results.processes.filter(
+					const procs = untimed(source).filter(
 						(p) => p.runtime === runtime && workersOf(p) === workers && metricsOf(p) === metrics,
 					);
 					if (procs.length > 0) rows.push(serverRow(source.label, procs));

@@ -1,3 +1,4 @@
+import type { Results } from "../results.ts";
 import type { Source } from "./sources.ts";
 import { numericColumns, type Table } from "./tables.ts";
 
@@ -38,7 +39,7 @@ function environmentSection(sources: readonly Source[]): string {
 			run,
 			`- Workers (WORKERS): ${(o.workers ?? ["1"]).join(", ")}`,
 			...(o.metrics ? [`- Metrics (METRICS): ${o.metrics.join(", ")}`] : []),
-			...(o.stages ? ["- Stages (STAGES=1): our runtimes' servers timed each prediction"] : []),
+			...(o.stages ? [stagesLine(results)] : []),
 			"",
 		);
 	}
@@ -66,3 +67,9 @@ export function markdownReport(
 		"",
 	].join("\n");
 }
+
+/** How a --stages run timed its predictions: with a second, timed server per runtime, or the one. */
+const stagesLine = (results: Results): string =>
+	results.cells.some((cell) => cell.timed)
+		? "- Stages: a second server per runtime timed each prediction (STAGES=1); latencies and own cost are the untimed server's"
+		: "- Stages (STAGES=1): our runtimes' servers timed each prediction";

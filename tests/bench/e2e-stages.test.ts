@@ -35,11 +35,18 @@ async function stagedRun(loadgen: "builtin" | "h2load") {
 	return { result, out, report: () => readFileSync(join(out, "report.md"), "utf8") };
 }
 
-/** The stages table's row: 15 figures with one decimal (floor ... floor-post, own cost), x floor. */
+/** The stages table's row: 16 figures with one decimal (floor ... own cost, timers), x floor. */
 const STAGES_ROW = new RegExp(
-	`^bun\\s+mlp-ts${"(\\s+-?\\d+\\.\\d)".repeat(15)}\\s+\\d+\\.\\d\\d$`,
+	`^bun\\s+mlp-ts${"(\\s+-?\\d+\\.\\d)".repeat(16)}\\s+\\d+\\.\\d\\d$`,
 	"m",
 );
+
+/** A run's mlp-ts cells: the untimed server's and the timed one's. */
+function mlpCells(out: string) {
+	const results = readResults(join(out, "results.json"));
+	const mlp = results.cells.filter((c) => c.model === "mlp-ts");
+	return { results, untimed: mlp.find((c) => !c.timed), timed: mlp.find((c) => c.timed) };
+}
 
 describe.skipIf(!hasServer)("bench --stages end to end", () => {
 	test.skipIf(!hasH2load)(
@@ -48,12 +55,14 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			const { result, out, report } = await stagedRun("h2load");
 			expect(result.stderr).not.toContain("warning");
 			expect(result.code).toBe(0);
-			const cells = readResults(join(out, "results.json")).cells;
-			const cell = cells.find((c) => c.model === "mlp-ts");
-			expect(cell?.generator.name).toBe("h2load");
-			expect(cell?.stats.count).toBe(50);
-			expect(cell?.stages?.count).toBe(50);
-			expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
+			const { untimed, timed } = mlpCells(out);
+			for (const cell of [untimed, timed]) {
+				expect(cell?.generator.name).toBe("h2load");
+				expect(cell?.stats.count).toBe(50);
+				expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
+			}
+			expect(timed?.stages?.count).toBe(50);
+			expect(untimed?.stages).toBeUndefined();
 			expect(result.stdout).toMatch(STAGES_ROW);
 			expect(report()).toContain("but the one measured beside the prediction");
 		},
@@ -64,35 +73,44 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 		const { result, out, report } = await stagedRun("builtin");
 		expect(result.stderr).not.toContain("warning");
 		expect(result.code).toBe(0);
-		const results = readResults(join(out, "results.json"));
+		const { results, untimed, timed } = mlpCells(out);
 		expect(results.options.stages).toBe(true);
-		const byModel = new Map(results.cells.map((c) => [c.model, c]));
+		// Two servers: the untimed one measured every cell, the timed one (after it) the model's.
+		expect(results.processes.map((p) => p.timed ?? false)).toEqual([false, true]);
+		expect(results.cells.filter((c) => c.timed).map((c) => c.model)).toEqual(["mlp-ts"]);
 		// Cleared after the cell's warm-up: the warm-ups and the pre-check are not counted.
-		expect(byModel.get("mlp-ts")?.stages?.count).toBe(50);
-		expect(Object.keys(byModel.get("mlp-ts")?.stages?.p50Us ?? {})).toEqual([...STAGES]);
-		expect(byModel.get("floor")?.stages).toBeUndefined();
-		expect(byModel.get("floor-post")?.stages).toBeUndefined();
-		// The prediction cell's own samples are the predictions', floor-post's p50 beside them.
-		const cell = byModel.get("mlp-ts");
-		expect(cell?.stats.count).toBe(50);
-		expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
-		const raw = readFileSync(join(out, cell?.rawFile ?? ""), "utf8")
-			.trim()
-			.split("\n");
-		expect(raw).toHaveLength(51);
+		expect(timed?.stages?.count).toBe(50);
+		expect(Object.keys(timed?.stages?.p50Us ?? {})).toEqual([...STAGES]);
+		expect(results.cells.filter((c) => c.stages).length).toBe(1);
+		// Each prediction cell's own samples are the predictions', floor-post's p50 beside them.
+		for (const cell of [untimed, timed]) {
+			expect(cell?.stats.count).toBe(50);
+			expect(cell?.floorPostBesideP50Us).toBeGreaterThan(0);
+			const raw = readFileSync(join(out, cell?.rawFile ?? ""), "utf8")
+				.trim()
+				.split("\n");
+			expect(raw).toHaveLength(51);
+		}
+		expect(untimed?.rawFile).not.toBe(timed?.rawFile);
 		expect(result.stderr).toMatch(
 			/bun\s+mlp-ts .*p50 \d+\.\d{3} ms \(floor-post beside it \d+\.\d{3} ms\)/,
 		);
+		expect(result.stderr).toMatch(/bun \(timed\) ready in/);
 		expect(result.stdout).toMatch(STAGES_ROW);
-		const floorPostUs = (cell?.floorPostBesideP50Us ?? 0).toFixed(1);
 		const heading = "### Where a prediction's time goes (p50, µs)";
 		const row = report()
 			.split(heading)[1]
 			?.split("\n")
-			.find((line) => line.startsWith("| bun | mlp-ts |"));
-		// prediction p50, then the floor-post figure own cost used: the interleaved one.
-		expect(row?.split(" | ").at(-3)).toBe(floorPostUs);
+			.find((line) => line.startsWith("| bun | mlp-ts |"))
+			?.split(" | ");
+		// The client's figures are the untimed server's: its p50 and the floor-post beside it.
+		const us = (value: number | undefined) => (value ?? Number.NaN).toFixed(1);
+		expect(row?.at(-5)).toBe(us((untimed?.stats.p50Ms ?? Number.NaN) * 1000));
+		expect(row?.at(-4)).toBe(us(untimed?.floorPostBesideP50Us));
 		expect(report()).toContain("but the one measured beside the prediction");
+		expect(report()).toContain("Each runtime ran two servers");
+		// The startup table counts the untimed server only.
+		expect(result.stdout).toMatch(/^bun\s+1\s+\d+/m);
 	}, 60_000);
 
 	test("a server without STAGES=1 answers 404, which stops the bench with one line", async () => {

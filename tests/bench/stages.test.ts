@@ -30,7 +30,7 @@ import { FIXTURES, ROOT, runCli, tempDir, usageError } from "./helpers.ts";
 /** --stages: options, plan, the stage routes' client, results, derivation and the table. */
 
 describe("--stages options and plan", () => {
-	test("off by default; on for our runtimes' servers only, peers and targets beside them", () => {
+	test("off by default; a timed twin after each of our runtimes' servers, peers and targets beside them", () => {
 		expect(parseOptions([]).stages).toBe(false);
 		const options = parseOptions([
 			"--stages",
@@ -45,19 +45,17 @@ describe("--stages options and plan", () => {
 		]);
 		expect(options.stages).toBe(true);
 		const plan = buildPlan({ ...options, rounds: 1 });
-		expect(plan.map((s) => [s.runtime, s.stages ?? false])).toEqual([
-			["node", true],
-			["bun", true],
-			["fastapi", false],
-			["mine", false],
+		// Each runtime's untimed server (every cell), then its timed one (the model cells only).
+		expect(plan.map((s) => [s.runtime, s.stages ?? false, s.cells.map((c) => c.model)])).toEqual([
+			["node", false, ["mlp-ts", "floor"]],
+			["node", true, ["mlp-ts"]],
+			["bun", false, ["mlp-ts", "floor"]],
+			["bun", true, ["mlp-ts"]],
+			["fastapi", false, ["mlp", "floor"]],
+			["mine", false, ["/predict/mlp"]],
 		]);
 		// Measured beside floor-post: ours and the peers (they answer it), not a target.
-		expect(plan.map((s) => [s.runtime, s.beside ?? false])).toEqual([
-			["node", true],
-			["bun", true],
-			["fastapi", true],
-			["mine", false],
-		]);
+		expect(plan.map((s) => s.beside ?? false)).toEqual([true, true, true, true, true, false]);
 		const plain = buildPlan({ ...parseOptions(["--peers", "node-bare"]), rounds: 1 });
 		expect(plain.some((s) => s.stages || s.beside)).toBe(false);
 	});
@@ -290,6 +288,75 @@ function besideStaged(rounds: readonly number[] = ROUND_BESIDE): Results {
 	});
 	return results;
 }
+
+/**
+ * besideStaged() as a run with timed servers makes it: every staged cell split into the untimed
+ * server's (no stages) and the timed server's (its stages; p50 5 µs and floor-post beside 1 µs
+ * higher), and a timed process for each untimed one.
+ */
+function withTimedServers(): Results {
+	const results = besideStaged();
+	results.cells = results.cells.flatMap((cell): Cell[] => {
+		if (!cell.stages) return [cell];
+		const { stages, ...untimed } = cell;
+		const beside = cell.floorPostBesideP50Us;
+		const timed: Cell = {
+			...cell,
+			timed: true,
+			stats: { ...cell.stats, p50Ms: (cell.stats.p50Ms ?? 0) + 0.005 },
+			...(beside === undefined ? {} : { floorPostBesideP50Us: beside + 1 }),
+		};
+		return [untimed, timed];
+	});
+	results.processes = results.processes.flatMap((p) => [
+		p,
+		{ ...p, peakRssKiB: (p.peakRssKiB ?? 0) * 10, timed: true as const },
+	]);
+	return results;
+}
+
+describe("timed servers (--stages): stages from the timed server, the rest from the untimed", () => {
+	const sources = () => labelSources([withTimedServers()]);
+
+	test("own cost is the untimed server's; timers is the timed one's own cost over it", () => {
+		const all = breakdowns(withTimedServers());
+		const node = all.find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(node?.stagesUs.infer).toBe(25);
+		expect(node?.predictionUs).toBeCloseTo(180, 9);
+		expect(node).toMatchObject({ floorPostUs: 68, floorPostSource: "beside" });
+		// 180 − 68 − 25; the timed server's 185 − 69 − 25 is 4 more.
+		expect(node?.ownCostUs).toBeCloseTo(87, 9);
+		expect(node?.timersUs).toBeCloseTo(4, 9);
+		// Bun's cells have no floor-post beside them: no timers figure.
+		expect(all.filter((b) => b.runtime === "bun").map((b) => b.timersUs)).toEqual([null, null]);
+		expect(all).toHaveLength(4);
+	});
+
+	test("the latency rows and the startup table are the untimed servers' alone", () => {
+		const derived = derive(sources());
+		const plain = derive(labelSources([besideStaged()]));
+		const p50s = (rows: typeof derived.rows) => rows.map((r) => [r.runtime, r.model, r.p50Ms]);
+		expect(p50s(derived.rows)).toEqual(p50s(plain.rows));
+		expect(derived.servers).toEqual(plain.servers);
+	});
+
+	test("the table adds a timers column after own cost and says where each figure comes from", () => {
+		const t = stagesTable(derive(sources()).stages, sources());
+		expect(t?.headers.slice(-4)).toEqual([
+			"floor-post from",
+			"own cost µs",
+			"timers µs",
+			"x floor",
+		]);
+		const node = t?.rows.find((r) => r[0] === "node" && r[2] === "1") as string[];
+		expect(node.slice(-3)).toEqual(["87.0", "4.0", "3.60"]);
+		expect(t?.notes.join(" ")).toContain("Each runtime ran two servers, one after the other");
+		expect(table(besideStaged()).headers).not.toContain("timers µs");
+		expect(table(besideStaged()).notes.join(" ")).toContain(
+			"The stage timers add about nine performance.now() calls",
+		);
+	});
+});
 
 describe("own cost: the floor-post measured beside the prediction, else the floor-post cell", () => {
 	const nodeC1 = (results: Results) =>
