@@ -9,7 +9,7 @@ import { BODY_LIMITS, checkJsonHeaders, parseJsonBytes, readBody } from "./body.
 import { ApiError, issuesOf } from "./errors.ts";
 import { countOwnRequest, errorStatus } from "./http-count.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
-import type { Respond } from "./respond.ts";
+import { type Respond, serverTiming } from "./respond.ts";
 import type { Handler } from "./route.ts";
 import { type BatchPrediction, BatchRequest, Passenger, type Prediction } from "./schemas.ts";
 import { guarded, type Soon, whenThere } from "./soon.ts";
@@ -92,11 +92,6 @@ function invalid(error: z.ZodError): ApiError {
 	const issues = issuesOf(error);
 	return new ApiError(400, "invalid_request", `${issues.length} invalid field(s)`, { issues });
 }
-
-/** The model call's own time, so clients and the bench can tell it from HTTP time. */
-export const serverTiming = (inferMs: number): Record<string, string> => ({
-	"server-timing": `infer;dur=${inferMs.toFixed(3)}`,
-});
 
 /** The request body as the shape's type, or the 400 that lists every invalid field. */
 export function validated<Body>(shape: PredictionShape<Body, unknown>, body: unknown): Body {

@@ -5,15 +5,9 @@ import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
 import { parseJsonBytes } from "./body.ts";
 import { json } from "./openapi.ts";
-import {
-	type PredictionShape,
-	requestBody,
-	requestedModel,
-	serverTiming,
-	validated,
-} from "./predict.ts";
+import { type PredictionShape, requestBody, requestedModel, validated } from "./predict.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
-import type { Respond } from "./respond.ts";
+import { type Respond, serverTiming } from "./respond.ts";
 import type { ApiRoute, Handler } from "./route.ts";
 import { guarded, whenThere } from "./soon.ts";
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { BATCH, ONE_PASSENGER } from "../../src/api/predict.ts";
+import { serverTiming, threeDecimals } from "../../src/api/respond.ts";
 import { MAX_BATCH } from "../../src/api/schemas.ts";
 import { MODEL_IDS, type ModelId } from "../../src/inference/model-info.ts";
 import { mulberry32 } from "../../src/train/random.ts";
@@ -185,5 +186,35 @@ describe("BATCH.serialise", () => {
 				predictions: [{ prediction: single.prediction, probability: single.probability }],
 			});
 		}
+	});
+});
+
+describe("Server-Timing's duration, written from integers", () => {
+	/** toFixed(3)'s text as a number of thousandths, to compare two texts' values. */
+	const thousandths = (text: string) => Math.round(Number(text) * 1000);
+
+	test("the same text as toFixed(3), but on an exact half, where it is one thousandth away", () => {
+		const random = prng(7);
+		for (let i = 0; i < 20_000; i++) {
+			const ms = random() * 10 ** (i % 6);
+			const ours = threeDecimals(ms);
+			expect(ours).toMatch(/^\d+\.\d{3}$/);
+			const half = Math.abs((ms * 1000) % 1) - 0.5;
+			if (Math.abs(half) > 1e-6) expect(ours).toBe(ms.toFixed(3));
+			else expect(Math.abs(thousandths(ours) - thousandths(ms.toFixed(3)))).toBeLessThanOrEqual(1);
+		}
+	});
+
+	test("edges: zero, sub-µs, whole numbers, and what is not a duration falls back to toFixed", () => {
+		expect(threeDecimals(0)).toBe("0.000");
+		expect(threeDecimals(0.0004)).toBe("0.000");
+		expect(threeDecimals(0.012)).toBe("0.012");
+		expect(threeDecimals(0.1)).toBe("0.100");
+		expect(threeDecimals(7)).toBe("7.000");
+		expect(threeDecimals(1234.5678)).toBe("1234.568");
+		for (const odd of [-1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+			expect(threeDecimals(odd)).toBe(odd.toFixed(3));
+		}
+		expect(serverTiming(0.0123)).toEqual({ "server-timing": "infer;dur=0.012" });
 	});
 });

@@ -5,7 +5,7 @@ import type { ModelMetrics, ServiceMetrics } from "../../metrics/service.ts";
 import { readJson } from "../body.ts";
 import { ApiError, issuesOf } from "../errors.ts";
 import { WARM_UP_ENV } from "../request-log.ts";
-import type { Respond } from "../respond.ts";
+import { type Respond, serverTiming } from "../respond.ts";
 import type { Handler } from "../route.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { InferRequest } from "./schemas.ts";
@@ -145,7 +145,7 @@ export function inferHandler(
 					outputs: jsonOutputs(results),
 				},
 				200,
-				{ "server-timing": `infer;dur=${computeMs.toFixed(3)}` },
+				serverTiming(computeMs),
 			);
 			// The model's first input, whatever order the request listed them in.
 			const first = inputs.find((t) => t.name === model.inputs[0]?.name);
