@@ -99,6 +99,8 @@ export function loadCurves(sources: readonly Source[]): Curve[] {
 	for (const source of sources) {
 		if (source.dir === undefined) continue;
 		for (const cell of source.results.cells) {
+			// The timed twin of --stages is in the stage breakdown only, as in the tables.
+			if (cell.timed) continue;
 			const fields = {
 				machine: source.label,
 				runtime: cell.runtime,

@@ -236,12 +236,25 @@ export function latencyTable(
 
 const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" the check compiled from the zod schema (zod itself for what the check does not accept), "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. "x floor" is prediction p50 ÷ floor. A sum of p50s is not the p50 of the sum, so the residual can come out below 0, as can any difference of medians (body receipt, own cost, timers, ours over bare peer) where its two sides are within noise.`;
 
-/** Where the stage columns and the client's p50s come from: one timed server, or two servers. */
-function timersNote(withTimedServers: boolean): string {
-	if (!withTimedServers) {
-		return "The stage timers add about nine performance.now() calls to each prediction, which its p50 includes.";
-	}
-	return `Each runtime ran two servers, one after the other: an untimed one, which answers as production does, and a timed one (STAGES=1). The stage columns are the timed server's; "prediction p50", "floor-post", "own cost" and "x floor" the untimed server's, so the timers' own cost is in none of them. "timers" is the timed server's own cost (its prediction p50 − the floor-post beside it − infer) minus the untimed server's: what the nine performance.now() calls and their recording add.`;
+const ONE_TIMED_SERVER =
+	"The stage timers add about nine performance.now() calls to each prediction, which its p50 includes.";
+const TWIN = `Each runtime ran two servers, one after the other: an untimed one, which answers as production does, and a timed one (STAGES=1). The stage columns are the timed server's; "prediction p50", "floor-post", "own cost" and "x floor" the untimed server's, so the timers' own cost is in none of them. "timers" is the timed server's own cost (its prediction p50 − the floor-post beside it − infer) minus the untimed server's: what the nine performance.now() calls and their recording add.`;
+
+/**
+ * Where the stage columns and the client's p50s come from: one timed server (runs from before
+ * the twin) or two; a merge of both kinds says which runs are which.
+ */
+function timersNotes(sources: readonly Source[]): string[] {
+	const staged = sources.filter((source) => source.results.cells.some((cell) => cell.stages));
+	const twin = staged.filter((source) => source.results.cells.some((cell) => cell.timed));
+	const single = staged.filter((source) => !twin.includes(source));
+	if (single.length === 0) return [TWIN];
+	if (twin.length === 0) return [ONE_TIMED_SERVER];
+	const names = (group: readonly Source[]) => group.map((source) => source.label).join(", ");
+	return [
+		`${names(twin)}: ${TWIN}`,
+		`${names(single)}: one timed server, from before the twin. ${ONE_TIMED_SERVER}`,
+	];
 }
 
 /**
@@ -288,7 +301,7 @@ export function stagesTable(
 		`${swept ? "Each concurrency run" : `Concurrency ${lowest}`}, µs. Each stage column is the median over the rounds of the server's p50 for that stage over the cell's measured predictions (STAGES=1: timed in-process with performance.now(), the timers cleared after the cell's warm-up); "floor" is the floor cell's p50 (GET /health), "body receipt" the floor-post cell's p50 minus it, "prediction p50" the model cell's, all client side and each the median over the rounds, as in the latency tables. The derived columns are computed from those medians.`,
 		floorPost.note,
 		STAGES_NOTE,
-		timersNote(sources.some((source) => source.results.cells.some((cell) => cell.timed))),
+		...timersNotes(sources),
 	];
 	if (withBare) notes.push(BARE_PEER_NOTE);
 	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {

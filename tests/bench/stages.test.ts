@@ -356,6 +356,16 @@ describe("timed servers (--stages): stages from the timed server, the rest from 
 			"The stage timers add about nine performance.now() calls",
 		);
 	});
+
+	test("a merge of a run with twins and one from before them says which run is which", () => {
+		const merged = labelSources([withTimedServers(), besideStaged()]);
+		const [twin, single] = merged.map((source) => source.label);
+		const notes = stagesTable(derive(merged).stages, merged)?.notes ?? [];
+		expect(notes.find((n) => n.startsWith(`${twin}: Each runtime ran two servers`))).toBeDefined();
+		expect(
+			notes.find((n) => n.startsWith(`${single}: one timed server, from before the twin.`)),
+		).toContain("which its p50 includes");
+	});
 });
 
 describe("own cost: the floor-post measured beside the prediction, else the floor-post cell", () => {

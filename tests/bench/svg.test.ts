@@ -221,6 +221,21 @@ describe("percentile curves", () => {
 		expect(loadCurves(labelSources([results]))).toEqual([]);
 	});
 
+	test("a --stages run's timed twin draws no curve and joins none: the untimed server's alone", () => {
+		const dir = tempDir("curves-timed");
+		const results = withPeers();
+		const twins = results.cells
+			.filter((c) => c.runtime === "node" && c.model === "mlp-onnx")
+			.map(
+				(c): Cell => ({ ...c, timed: true, rawFile: c.rawFile.replace("node-", "node-stages-") }),
+			);
+		writeRaw(dir, results);
+		const plain = loadCurves(labelSources([results], [dir]));
+		results.cells.push(...twins);
+		writeRaw(dir, results);
+		expect(loadCurves(labelSources([results], [dir]))).toEqual(plain);
+	});
+
 	test("a raw file without durations is one clear error naming the file and line", () => {
 		const dir = tempDir("bad-raw");
 		const file = join(dir, "x.csv");
