@@ -34,7 +34,10 @@ export interface ServerVariant {
 	stages?: boolean;
 }
 
-/** "node x2" for two workers, "node metrics=off" without metrics, "node" with the defaults. */
+/**
+ * "node x2" for two workers, "node metrics=off" without metrics, "node (timed)" for the timed twin
+ * of --stages, "node" with the defaults.
+ */
 export const serverName = (
 	runtime: string,
 	{ workers, metrics, stages = false }: ServerVariant,
