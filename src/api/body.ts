@@ -73,7 +73,7 @@ export interface RequestReaders {
 	 * How a body is checked to be UTF-8: "strict" decodes with the fatal decoder; "loose-first"
 	 * with the replacing one, and again with the fatal one only when the text holds U+FFFD (a
 	 * valid body may hold it too). Same answers, but on Deno the fatal decoder is a slow path:
-	 * loose-first measured 1.4-2.2 µs faster per prediction there, and 0.5-0.7 µs slower on Node.
+	 * loose-first measured 1.2-2.2 µs faster per prediction there, and 0.5-0.7 µs slower on Node.
 	 */
 	readonly decode?: "strict" | "loose-first";
 }
