@@ -92,11 +92,15 @@ const CellSchema = z.object({
 	warmup: Count,
 	generator: GeneratorSchema,
 	stats: StatsSchema,
-	/** Median Server-Timing `infer` duration: read per request by the generator, or by a side sample. */
+	/**
+	 * Median model-call duration: Server-Timing `infer` read per request by the generator
+	 * ("loadgen") or by a side sample sent after the run ("sample"); or ("server", --stages, our
+	 * untimed servers) the p50 the server itself kept over the measured requests.
+	 */
 	infer: z.object({
 		medianMs: MaybeMs,
 		count: Count,
-		source: z.enum(["loadgen", "sample", "none"]),
+		source: z.enum(["loadgen", "sample", "server", "none"]),
 	}),
 	/** CPU time the server process spent on this cell, its warm-up included. */
 	serverCpuMs: MaybeMs,

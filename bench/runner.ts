@@ -1,5 +1,6 @@
 import { besideRequest, splitBeside } from "./beside.ts";
 import { type LoadRequest, type LoadResult, type Sample, takesTargets } from "./loadgen/types.ts";
+import { clearModelCalls, readModelCalls } from "./model-calls.ts";
 import { apportionWallUs, balancedDiffMs, pairFigures, samplesOf } from "./paired.ts";
 import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
 import { checkCells } from "./precheck.ts";
@@ -142,6 +143,8 @@ interface Measured {
 	errors: number;
 	wallUs: number;
 	cpuMs: number | null;
+	/** The model call as the server kept it (bench/model-calls.ts); else Server-Timing's. */
+	infer?: Cell["infer"];
 }
 
 /**
@@ -159,12 +162,14 @@ async function measureCell(
 ): Promise<Cell> {
 	const { server } = session;
 	const staged = session.variant.stages === true && isStagedModel(plan.model);
-	const { request, interleaved } = cellRequest(session, plan, settings, { staged, beside });
+	const calls = keepsModelCalls(session, plan, beside);
+	const { request, interleaved } = cellRequest(session, plan, settings, { staged, beside, calls });
 	const cpuBefore = server.cpuMs();
 	const result = await settings.generator.run(request);
 	const cpuAfter = server.cpuMs();
 	session.assertAlive(plan.model);
 	const stages = staged ? await readStages(session, plan.model) : null;
+	const infer = calls ? await readModelCalls(session, plan.model) : null;
 	if (staged && stages === null) {
 		settings.progress(
 			`warning: ${session.name} timed no ${plan.model} prediction (GET /bench/stages)`,
@@ -178,6 +183,7 @@ async function measureCell(
 	const cell = await cellOf(session, round, plan, settings, request, result, {
 		...measured,
 		cpuMs,
+		...(infer === null ? {} : { infer }),
 	});
 	return {
 		...cell,
@@ -186,12 +192,22 @@ async function measureCell(
 	};
 }
 
+/**
+ * --stages, a model cell of our runtime's untimed server (METRICS=on): the server keeps the
+ * model-call times of the cell's requests (bench/model-calls.ts).
+ */
+const keepsModelCalls = (session: Session<MeasuredServer>, plan: CellPlan, beside: boolean) =>
+	beside &&
+	!session.variant.stages &&
+	session.variant.metrics === "on" &&
+	isStagedModel(plan.model);
+
 /** The generator's order for one cell, and whether it interleaves floor-post (beside.ts). */
 export function cellRequest(
 	session: Session<MeasuredServer>,
 	plan: CellPlan,
 	settings: Pick<RunSettings, "generator" | "requests" | "warmup">,
-	{ staged, beside: wanted }: { staged: boolean; beside: boolean },
+	{ staged, beside: wanted, calls = false }: { staged: boolean; beside: boolean; calls?: boolean },
 ): { request: LoadRequest; interleaved: boolean } {
 	const beside =
 		wanted && plan.concurrency === 1
@@ -201,7 +217,8 @@ export function cellRequest(
 	const base = interleaved
 		? (beside as LoadRequest)
 		: session.request(plan, settings.requests, settings.warmup);
-	const request = staged ? { ...base, afterWarmup: clearStages(session) } : base;
+	const afterWarmup = staged ? clearStages(session) : calls ? clearModelCalls(session) : null;
+	const request = afterWarmup === null ? base : { ...base, afterWarmup };
 	return { request, interleaved };
 }
 
@@ -273,12 +290,14 @@ async function cellOf(
 		warmup: settings.warmup,
 		generator: result.generator,
 		stats: computeStats(measured.samples, measured.errors, measured.wallUs),
-		infer: await inferTiming(
-			{ ...request, url: session.target(plan).url },
-			measured.samples,
-			result.readsServerTiming,
-			plan.model,
-		),
+		infer:
+			measured.infer ??
+			(await inferTiming(
+				{ ...request, url: session.target(plan).url },
+				measured.samples,
+				result.readsServerTiming,
+				plan.model,
+			)),
 		serverCpuMs: measured.cpuMs,
 		generatorCpu: result.cpu ?? null,
 		rawFile: writeRawCsv(settings.outDir, name, measured.samples),

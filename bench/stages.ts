@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { getInstrument, type Instrumented } from "./instrument.ts";
 import { MODELS } from "./options.ts";
 import { type Cell, STAGES, StageTimesSchema } from "./results.ts";
 
@@ -17,10 +18,7 @@ export const isStagedModel = (model: string): boolean =>
 	(MODELS as readonly string[]).includes(model);
 
 /** What the bench reads of a STAGES=1 server: its name (for messages) and its origin. */
-interface Timed {
-	readonly name: string;
-	readonly server: { readonly baseUrl: string };
-}
+type Timed = Instrumented;
 
 const AnswerSchema = z.object({
 	unit: z.literal("us"),
@@ -55,34 +53,20 @@ export async function readStages(
 }
 
 async function readAnswer(server: Timed): Promise<z.infer<typeof AnswerSchema>> {
-	const url = `${server.server.baseUrl}${STAGES_PATH}`;
-	const response = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(
-		(error: unknown) => {
-			throw new Error(`${server.name}: GET ${url} got no answer (${String(error)})`);
-		},
-	);
-	const text = await response.text();
-	if (response.status === 404) {
+	const { status, text, value } = await getInstrument(server, STAGES_PATH);
+	if (status === 404) {
 		throw new Error(
 			`${server.name} answered 404 to GET ${STAGES_PATH}: it has no stage timers (a server from before STAGES=1); run without --stages`,
 		);
 	}
-	if (response.status !== 200) {
-		throw new Error(`${server.name} answered ${response.status} to GET ${STAGES_PATH}`);
+	if (status !== 200) {
+		throw new Error(`${server.name} answered ${status} to GET ${STAGES_PATH}`);
 	}
-	const parsed = AnswerSchema.safeParse(parseJson(text));
+	const parsed = AnswerSchema.safeParse(value);
 	if (!parsed.success || parsed.data.stages.join(",") !== STAGES.join(",")) {
 		throw new Error(
 			`${server.name}: GET ${STAGES_PATH} answered no summary of the stages ${STAGES.join(",")}: ${text.slice(0, 200)}`,
 		);
 	}
 	return parsed.data;
-}
-
-function parseJson(text: string): unknown {
-	try {
-		return JSON.parse(text);
-	} catch {
-		return undefined;
-	}
 }

@@ -4,6 +4,7 @@ import { benchRoutes } from "./api/bench-routes.ts";
 import { docsRoutes } from "./api/docs.ts";
 import { ApiError } from "./api/errors.ts";
 import { countHttpRequests, markedRoute, metricsRoute } from "./api/metrics.ts";
+import { ModelCallTimes, modelCallRoutes } from "./api/model-calls.ts";
 import { MountedPaths } from "./api/mounted-paths.ts";
 import { isProtocolPath, serveOpenApiDocument } from "./api/openapi.ts";
 import { logRequests } from "./api/request-log.ts";
@@ -59,7 +60,9 @@ export function createApp(
 	const respond = createResponder(isDraining);
 	// With METRICS=off nothing records anything: no wrapper around fetch, no recording handler.
 	const modelNames = [...registry.ids, ...registry.graphs.map((g) => g.name)];
-	const metrics = withMetrics ? createServiceMetrics(modelNames) : undefined;
+	// The bench reads the model-call times the metrics already take (model-calls.ts).
+	const modelCalls = withBenchRoutes && withMetrics ? new ModelCallTimes() : undefined;
+	const metrics = withMetrics ? createServiceMetrics(modelNames, modelCalls?.add) : undefined;
 	const stages = withStages ? new StageTimes() : undefined;
 
 	// Only at LOG_LEVEL=debug: at the default level the hot path has no logging at all.
@@ -81,6 +84,7 @@ export function createApp(
 	// metrics; not documented.
 	const instruments = [
 		...(withBenchRoutes ? benchRoutes(respond) : []),
+		...(modelCalls ? modelCallRoutes(modelCalls, respond) : []),
 		...(stages ? stageRoutes(stages, respond) : []),
 	];
 	const bench = mountRoutes(app, marked(instruments), { documented: false });

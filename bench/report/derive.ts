@@ -80,6 +80,12 @@ export interface Row {
 	 * has one, so it always covers the same rounds as the prediction's p50.
 	 */
 	floorPostBesideUs: number | null;
+	/**
+	 * --stages, our untimed servers: the median over the rounds of the model-call p50 (µs) the
+	 * server kept over each round's measured requests (bench/model-calls.ts); null unless every
+	 * round has one.
+	 */
+	modelCallUs: number | null;
 }
 
 /** A generator at or above this share of one core is taken as the bottleneck of its cell. */
@@ -184,8 +190,14 @@ export interface StageBreakdown
 	/** The row's load generators ("name version"): why a row has no beside figure (oha). */
 	generators: string[];
 	/**
-	 * prediction p50 − floor-post p50 − infer (in-process): what our code costs beyond the model,
-	 * on the untimed server when the run had one beside the timed.
+	 * The model call own cost subtracts: the untimed server's own p50 over the row's requests
+	 * (Row.modelCallUs) when it kept one, else the stage timers' infer.
+	 */
+	modelCallUs: number;
+	modelCallSource: "server" | "stages";
+	/**
+	 * prediction p50 − floor-post p50 − model call: what our code costs beyond the model, on the
+	 * untimed server when the run had one beside the timed.
 	 */
 	ownCostUs: number | null;
 	/** own cost − our code: what no timer covers. */
@@ -355,6 +367,7 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			...generatorLoad(cells),
 			stagesUs: stageMedians(cells),
 			floorPostBesideUs: besideMedian(cells),
+			modelCallUs: serverKeptMedian(cells),
 		};
 	});
 }
@@ -384,6 +397,12 @@ function stageMedians(cells: readonly Cell[]): StageTimes | null {
 	if (timed.length === 0) return null;
 	const entries = STAGES.map((stage) => [stage, median(timed.map((t) => t[stage])) ?? 0]);
 	return Object.fromEntries(entries) as StageTimes;
+}
+
+/** The median of the model-call p50s the server kept, when every cell of the row has one. */
+function serverKeptMedian(cells: readonly Cell[]): number | null {
+	const kept = cells.map((c) => (c.infer.source === "server" ? c.infer.medianMs : null));
+	return kept.includes(null) ? null : (median(present(kept)) ?? 0) * 1000;
 }
 
 /** The median of the cells' floor-post beside figures, when every cell of the row has one. */
@@ -492,10 +511,11 @@ function stageBreakdowns(
 		const bareGetUs = us(floors.get(serverKey(row))?.p50Ms);
 		const predictionUs = us(row.p50Ms);
 		const floorPost = floorPostOf(row, us(floorPosts.get(serverKey(row))?.p50Ms));
+		const modelCall = row.modelCallUs ?? stagesUs.infer;
 		const ownCostUs =
 			predictionUs === null || floorPost.floorPostUs === null
 				? null
-				: predictionUs - floorPost.floorPostUs - stagesUs.infer;
+				: predictionUs - floorPost.floorPostUs - modelCall;
 		return [
 			{
 				machine,
@@ -511,6 +531,8 @@ function stageBreakdowns(
 				predictionUs,
 				...floorPost,
 				generators: row.generators,
+				modelCallUs: modelCall,
+				modelCallSource: row.modelCallUs === null ? "stages" : "server",
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
 				timersUs: timersCost(timed, ownCostUs, stagesUs),

@@ -257,6 +257,14 @@ function timersNotes(sources: readonly Source[]): string[] {
 	];
 }
 
+/** Which model call own cost subtracted, when some row had the untimed server's own. */
+function modelCallNote(breakdowns: readonly StageBreakdown[]): string {
+	const note = `"model call" is the model-call p50 own cost subtracts: the untimed server's own over the cell's measured requests (it keeps the times its metrics take; BENCH_ROUTES=1 serves them), the median over the rounds; not the twin's "infer", measured at another moment. So own cost = prediction p50 − floor-post − model call.`;
+	const without = breakdowns.filter((b) => b.modelCallSource === "stages");
+	if (without.length === 0) return note;
+	return `${note} Rows whose server kept none (METRICS=off, results from before it) subtract the stage timers' "infer", which their "model call" repeats.`;
+}
+
 /**
  * Only for runs with --stages: per runtime and model, the server's stage p50s (in-process, µs)
  * between the client's p50s of the floors and of the prediction.
@@ -282,6 +290,7 @@ export function stagesTable(
 	const floorPost = floorPostNote(breakdowns);
 	const withBare = breakdowns.some((b) => b.barePeerOverFloorPostUs !== null);
 	const withTimers = breakdowns.some((b) => b.timersUs !== null);
+	const withCalls = breakdowns.some((b) => b.modelCallSource === "server");
 	const rows = sorted.map((b) => [
 		...(merged ? [b.machine] : []),
 		b.runtime,
@@ -291,6 +300,7 @@ export function stagesTable(
 		...[b.bareGetUs, b.bodyReceiptUs, ...STAGES.map((stage) => b.stagesUs[stage])].map(fmtUs),
 		...[b.ourCodeUs, b.residualUs, b.predictionUs, b.floorPostUs].map(fmtUs),
 		...(floorPost.mixed ? [b.floorPostSource ?? "-"] : []),
+		...(withCalls ? [fmtUs(b.modelCallUs)] : []),
 		fmtUs(b.ownCostUs),
 		...(withTimers ? [fmtUs(b.timersUs)] : []),
 		b.timesBareGet === null ? "-" : b.timesBareGet.toFixed(2),
@@ -302,6 +312,7 @@ export function stagesTable(
 		floorPost.note,
 		STAGES_NOTE,
 		...timersNotes(sources),
+		...(withCalls ? [modelCallNote(breakdowns)] : []),
 	];
 	if (withBare) notes.push(BARE_PEER_NOTE);
 	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {
@@ -329,6 +340,7 @@ export function stagesTable(
 			"prediction p50 µs",
 			"floor-post µs",
 			...(floorPost.mixed ? ["floor-post from"] : []),
+			...(withCalls ? ["model call µs"] : []),
 			"own cost µs",
 			...(withTimers ? ["timers µs"] : []),
 			"x floor",

@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import { BODY_LIMITS, readBody } from "./body.ts";
 import { json } from "./openapi.ts";
 import type { Respond } from "./respond.ts";
@@ -29,6 +30,47 @@ export function benchRoutes(respond: Respond): ApiRoute[] {
 			},
 			handler: (c) =>
 				whenThere(readBody(c.req.raw, BODY_LIMITS.single, c.env), () => respond({ status: "ok" })),
+		},
+	];
+}
+
+/** What a bench instrument keeps since its last clear. */
+interface Instrument {
+	summary(): unknown;
+	clear(): void;
+}
+
+/**
+ * GET `path`: what the instrument kept since the last clear (`what` says what, for the route's
+ * summary); DELETE `path`: clears it. Both for the bench alone, left out of /openapi.json.
+ */
+export function instrumentRoutes(
+	path: string,
+	what: string,
+	instrument: Instrument,
+	respond: Respond,
+): ApiRoute[] {
+	return [
+		{
+			config: {
+				method: "get",
+				path,
+				summary: `Bench only: ${what} since the last clear`,
+				responses: { 200: json(z.object({}).passthrough(), "Per model") },
+			},
+			handler: () => respond(instrument.summary()),
+		},
+		{
+			config: {
+				method: "delete",
+				path,
+				summary: `Bench only: clear the ${what}`,
+				responses: { 204: { description: "Cleared" } },
+			},
+			handler: () => {
+				instrument.clear();
+				return new Response(null, { status: 204 });
+			},
 		},
 	];
 }

@@ -32,6 +32,7 @@ export const PROTECTED_PATHS = [
 	"/metrics",
 	"/v2/models/*",
 	"/bench/stages",
+	"/bench/model-calls",
 ] as const;
 
 const needsToken = (path: string) =>

@@ -1,10 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { z } from "@hono/zod-openapi";
 import { FEATURE_COUNT } from "../inference/preprocess.ts";
 import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
+import { instrumentRoutes } from "./bench-routes.ts";
 import { parseJsonBytes } from "./body.ts";
-import { json } from "./openapi.ts";
 import { type PredictionShape, requestBody, requestedModel, validated } from "./predict.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import { type Respond, serverTiming } from "./respond.ts";
@@ -149,29 +148,5 @@ export function stagedPredictHandler<Body, Answer>(
 }
 
 /** GET /bench/stages: every model's stage p50 and mean (µs); DELETE clears them. */
-export function stageRoutes(times: StageTimes, respond: Respond): ApiRoute[] {
-	const path = STAGES_PATH;
-	return [
-		{
-			config: {
-				method: "get",
-				path,
-				summary: "Bench only: stage durations of the predictions since the last clear",
-				responses: { 200: json(z.object({}).passthrough(), "Per model, per stage") },
-			},
-			handler: () => respond(times.summary()),
-		},
-		{
-			config: {
-				method: "delete",
-				path,
-				summary: "Bench only: clear the stage durations",
-				responses: { 204: { description: "Cleared" } },
-			},
-			handler: () => {
-				times.clear();
-				return new Response(null, { status: 204 });
-			},
-		},
-	];
-}
+export const stageRoutes = (times: StageTimes, respond: Respond): ApiRoute[] =>
+	instrumentRoutes(STAGES_PATH, "stage durations of the predictions", times, respond);

@@ -56,6 +56,33 @@ export class ModelMetrics {
 	}
 }
 
+/** Hears each successful prediction's model-call time (seconds) for a model. */
+export type ComputeObserver = (model: string, computeSeconds: number) => void;
+
+/**
+ * The same series, telling an observer each model call's time as well: for the bench's
+ * instruments only (BENCH_ROUTES=1), so production's ModelMetrics carries no such call.
+ */
+class ObservedModelMetrics extends ModelMetrics {
+	readonly #model: string;
+	readonly #observe: ComputeObserver;
+
+	constructor(
+		series: ConstructorParameters<typeof ModelMetrics>[0],
+		model: string,
+		observe: ComputeObserver,
+	) {
+		super(series);
+		this.#model = model;
+		this.#observe = observe;
+	}
+
+	override succeeded(requestSeconds: number, computeSeconds: number, instances: number): void {
+		super.succeeded(requestSeconds, computeSeconds, instances);
+		this.#observe(this.#model, computeSeconds);
+	}
+}
+
 /** Methods outside this set share the label "other", so made-up methods add no series. */
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] as const;
 export const OTHER_METHOD = "other";
@@ -160,7 +187,10 @@ export interface ServiceMetrics {
  * Every metric of the service: one set of inference series per model id (any string: the
  * Titanic variants now, other models later), http_requests_total, and the process metrics.
  */
-export function createServiceMetrics(modelIds: readonly string[]): ServiceMetrics {
+export function createServiceMetrics(
+	modelIds: readonly string[],
+	observeCompute?: ComputeObserver,
+): ServiceMetrics {
 	const registry = new MetricsRegistry();
 	const requests = registry.counter(
 		"inference_requests_total",
@@ -192,7 +222,13 @@ export function createServiceMetrics(modelIds: readonly string[]): ServiceMetric
 		const request = requestDuration.series(id);
 		const compute = computeDuration.series(id);
 		const batch = batchSize.series(id);
-		byModel.set(id, new ModelMetrics({ success, failure, request, compute, batch }));
+		const series = { success, failure, request, compute, batch };
+		byModel.set(
+			id,
+			observeCompute
+				? new ObservedModelMetrics(series, id, observeCompute)
+				: new ModelMetrics(series),
+		);
 	}
 	const http = new HttpMetrics(
 		registry.counter("http_requests_total", "HTTP requests by route pattern, method and status.", [

@@ -35,9 +35,9 @@ async function stagedRun(loadgen: "builtin" | "h2load") {
 	return { result, out, report: () => readFileSync(join(out, "report.md"), "utf8") };
 }
 
-/** The stages table's row: 16 figures with one decimal (floor ... own cost, timers), x floor. */
+/** The stages table's row: 17 figures with one decimal (floor ... model call, own cost, timers), x floor. */
 const STAGES_ROW = new RegExp(
-	`^bun\\s+mlp-ts${"(\\s+-?\\d+\\.\\d)".repeat(16)}\\s+\\d+\\.\\d\\d$`,
+	`^bun\\s+mlp-ts${"(\\s+-?\\d+\\.\\d)".repeat(17)}\\s+\\d+\\.\\d\\d$`,
 	"m",
 );
 
@@ -63,6 +63,8 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			}
 			expect(timed?.stages?.count).toBe(50);
 			expect(untimed?.stages).toBeUndefined();
+			// The untimed server kept the model calls of the 50 measured requests, cleared after the warm-up.
+			expect(untimed?.infer).toMatchObject({ source: "server", count: 50 });
 			expect(result.stdout).toMatch(STAGES_ROW);
 			expect(report()).toContain("but the one measured beside the prediction");
 		},
@@ -103,10 +105,14 @@ describe.skipIf(!hasServer)("bench --stages end to end", () => {
 			?.split("\n")
 			.find((line) => line.startsWith("| bun | mlp-ts |"))
 			?.split(" | ");
-		// The client's figures are the untimed server's: its p50 and the floor-post beside it.
+		// The client's figures are the untimed server's: its p50, the floor-post beside it, and
+		// the model calls it kept over the measured requests.
 		const us = (value: number | undefined) => (value ?? Number.NaN).toFixed(1);
-		expect(row?.at(-5)).toBe(us((untimed?.stats.p50Ms ?? Number.NaN) * 1000));
-		expect(row?.at(-4)).toBe(us(untimed?.floorPostBesideP50Us));
+		expect(row?.at(-6)).toBe(us((untimed?.stats.p50Ms ?? Number.NaN) * 1000));
+		expect(row?.at(-5)).toBe(us(untimed?.floorPostBesideP50Us));
+		expect(untimed?.infer).toMatchObject({ source: "server", count: 50 });
+		expect(row?.at(-4)).toBe(us((untimed?.infer.medianMs ?? Number.NaN) * 1000));
+		expect(report()).toContain('"model call" is the model-call p50 own cost subtracts');
 		expect(report()).toContain("but the one measured beside the prediction");
 		expect(report()).toContain("Each runtime ran two servers");
 		// The startup table counts the untimed server only.

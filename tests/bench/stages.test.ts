@@ -357,6 +357,39 @@ describe("timed servers (--stages): stages from the timed server, the rest from 
 		);
 	});
 
+	test("the untimed server's own model calls, where it kept them, are what own cost subtracts", () => {
+		const results = withTimedServers();
+		// Node's c=1 untimed cells: the server kept 18, 20 and 22 µs over the rounds' requests.
+		results.cells = results.cells.map((cell): Cell => {
+			const ours = cell.runtime === "node" && cell.concurrency === 1 && !cell.timed;
+			if (!ours || cell.model !== "mlp-onnx") return cell;
+			const medianMs = [0.018, 0.02, 0.022][cell.round - 1] ?? 0;
+			return { ...cell, infer: { medianMs, count: 1000, source: "server" } };
+		});
+		const node = breakdowns(results).find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(node).toMatchObject({ modelCallSource: "server" });
+		expect(node?.modelCallUs).toBeCloseTo(20, 9);
+		// 180 − 68 − 20; the twin's own cost (185 − 69 − 25) is 1 below it.
+		expect(node?.ownCostUs).toBeCloseTo(92, 9);
+		expect(node?.timersUs).toBeCloseTo(-1, 9);
+		const sources = labelSources([results]);
+		const t = stagesTable(derive(sources).stages, sources);
+		expect(t?.headers.slice(-5)).toEqual([
+			"floor-post from",
+			"model call µs",
+			"own cost µs",
+			"timers µs",
+			"x floor",
+		]);
+		const row = t?.rows.find((r) => r[0] === "node" && r[2] === "1") as string[];
+		expect(row.slice(-4, -2)).toEqual(["20.0", "92.0"]);
+		// Bun's rows kept none: their model call is the stage timers' infer, as the note says.
+		const bun = t?.rows.find((r) => r[0] === "bun" && r[2] === "1") as string[];
+		expect(bun.at(-4)).toBe("25.0");
+		expect(t?.notes.join(" ")).toContain("Rows whose server kept none");
+		expect(table(withTimedServers()).headers).not.toContain("model call µs");
+	});
+
 	test("a merge of a run with twins and one from before them says which run is which", () => {
 		const merged = labelSources([withTimedServers(), besideStaged()]);
 		const [twin, single] = merged.map((source) => source.label);

@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { FLOOR_POST_PATH } from "../../src/api/bench-routes.ts";
 import { BODY_LIMITS } from "../../src/api/body.ts";
+import { MODEL_CALLS_PATH } from "../../src/api/model-calls.ts";
 import { STAGES, STAGES_PATH } from "../../src/api/stages.ts";
 import {
 	RUNTIMES,
@@ -62,6 +63,48 @@ describe("BENCH_ROUTES on every runtime", () => {
 			const big = await floorPost(server.url, "x".repeat(BODY_LIMITS.single + 1));
 			expect({ runtime, status: big.status }).toEqual({ runtime, status: 413 });
 			await big.arrayBuffer();
+		});
+	});
+
+	test("BENCH_ROUTES=1 with metrics: /bench/model-calls counts the predictions, clears, needs API_KEY's token", async () => {
+		const key = "bench-key-0123456789abcdef";
+		const auth = { authorization: `Bearer ${key}` };
+		await onEveryRuntime({ BENCH_ROUTES: "1", API_KEY: key }, async (server, runtime) => {
+			const calls = (headers: Record<string, string> = auth, method = "GET") =>
+				fetch(`${server.url}${MODEL_CALLS_PATH}`, { method, headers });
+			// The service's own warm-up is not counted: nothing yet.
+			expect({ runtime, body: await (await calls()).json() }).toEqual({
+				runtime,
+				body: { unit: "us", models: {} },
+			});
+			for (let i = 0; i < 3; i++) {
+				const answer = await fetch(`${server.url}/predict/mlp-onnx`, {
+					method: "POST",
+					headers: { "content-type": "application/json", ...auth },
+					body: PASSENGER,
+				});
+				expect({ runtime, status: answer.status }).toEqual({ runtime, status: 200 });
+				await answer.arrayBuffer();
+			}
+			const { models } = (await (await calls()).json()) as {
+				models: Record<string, { count: number; p50: number }>;
+			};
+			expect({ runtime, count: models["mlp-onnx"]?.count }).toEqual({ runtime, count: 3 });
+			expect(models["mlp-onnx"]?.p50).toBeGreaterThan(0);
+			const denied = await calls({});
+			expect({ runtime, status: denied.status }).toEqual({ runtime, status: 401 });
+			await denied.arrayBuffer();
+			const cleared = await calls(auth, "DELETE");
+			expect({ runtime, status: cleared.status }).toEqual({ runtime, status: 204 });
+			expect((await (await calls()).json()) as unknown).toEqual({ unit: "us", models: {} });
+		});
+	});
+
+	test("BENCH_ROUTES=1 with METRICS=off: no /bench/model-calls (nothing takes the times)", async () => {
+		await onEveryRuntime({ BENCH_ROUTES: "1", METRICS: "off" }, async (server, runtime) => {
+			const response = await fetch(`${server.url}${MODEL_CALLS_PATH}`);
+			expect({ runtime, status: response.status }).toEqual({ runtime, status: 404 });
+			await response.arrayBuffer();
 		});
 	});
 
