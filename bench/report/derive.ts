@@ -81,9 +81,9 @@ export interface Row {
 	 */
 	floorPostBesideUs: number | null;
 	/**
-	 * --stages, our untimed servers: the median over the rounds of the model-call p50 (µs) the
-	 * server kept over each round's measured requests (bench/model-calls.ts); null unless every
-	 * round has one.
+	 * The median over the rounds of the model-call p50 (µs) over each round's own measured
+	 * requests: kept by the server (bench/model-calls.ts) or read from every response's
+	 * Server-Timing by the generator; null unless every round has one.
 	 */
 	modelCallUs: number | null;
 }
@@ -191,10 +191,10 @@ export interface StageBreakdown
 	generators: string[];
 	/**
 	 * The model call own cost subtracts: the untimed server's own p50 over the row's requests
-	 * (Row.modelCallUs) when it kept one, else the stage timers' infer.
+	 * (Row.modelCallUs) when it has one ("requests"), else the stage timers' infer ("stages").
 	 */
 	modelCallUs: number;
-	modelCallSource: "server" | "stages";
+	modelCallSource: "requests" | "stages";
 	/**
 	 * prediction p50 − floor-post p50 − model call: what our code costs beyond the model, on the
 	 * untimed server when the run had one beside the timed.
@@ -367,7 +367,7 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			...generatorLoad(cells),
 			stagesUs: stageMedians(cells),
 			floorPostBesideUs: besideMedian(cells),
-			modelCallUs: serverKeptMedian(cells),
+			modelCallUs: ownRequestsMedian(cells),
 		};
 	});
 }
@@ -399,10 +399,15 @@ function stageMedians(cells: readonly Cell[]): StageTimes | null {
 	return Object.fromEntries(entries) as StageTimes;
 }
 
-/** The median of the model-call p50s the server kept, when every cell of the row has one. */
-function serverKeptMedian(cells: readonly Cell[]): number | null {
-	const kept = cells.map((c) => (c.infer.source === "server" ? c.infer.medianMs : null));
-	return kept.includes(null) ? null : (median(present(kept)) ?? 0) * 1000;
+/**
+ * The median of the model-call p50s over each cell's own measured requests, kept by the server
+ * or read from every response's Server-Timing by the generator, when every cell has one.
+ */
+function ownRequestsMedian(cells: readonly Cell[]): number | null {
+	const own = cells.map(({ infer }) =>
+		infer.source === "server" || infer.source === "loadgen" ? infer.medianMs : null,
+	);
+	return own.includes(null) ? null : (median(present(own)) ?? 0) * 1000;
 }
 
 /** The median of the cells' floor-post beside figures, when every cell of the row has one. */
@@ -511,7 +516,9 @@ function stageBreakdowns(
 		const bareGetUs = us(floors.get(serverKey(row))?.p50Ms);
 		const predictionUs = us(row.p50Ms);
 		const floorPost = floorPostOf(row, us(floorPosts.get(serverKey(row))?.p50Ms));
-		const modelCall = row.modelCallUs ?? stagesUs.infer;
+		// A row timed itself (results from before the twin) subtracts its own timers' infer.
+		const ownCall = row.stagesUs === null ? row.modelCallUs : null;
+		const modelCall = ownCall ?? stagesUs.infer;
 		const ownCostUs =
 			predictionUs === null || floorPost.floorPostUs === null
 				? null
@@ -532,7 +539,7 @@ function stageBreakdowns(
 				...floorPost,
 				generators: row.generators,
 				modelCallUs: modelCall,
-				modelCallSource: row.modelCallUs === null ? "stages" : "server",
+				modelCallSource: ownCall === null ? "stages" : "requests",
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
 				timersUs: timersCost(timed, ownCostUs, stagesUs),

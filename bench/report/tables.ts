@@ -234,7 +234,7 @@ export function latencyTable(
 	return { title: by === "runtime" ? "By runtime" : "By model", headers, rows: body, notes };
 }
 
-const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" the check compiled from the zod schema (zod itself for what the check does not accept), "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − infer: what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. "x floor" is prediction p50 ÷ floor. A sum of p50s is not the p50 of the sum, so the residual can come out below 0, as can any difference of medians (body receipt, own cost, timers, ours over bare peer) where its two sides are within noise.`;
+const STAGES_NOTE = `"route" runs from the app's fetch entry to the handler's (Hono's routing and context), "read" is the header checks and awaiting the body's bytes, "parse" UTF-8 decoding and JSON.parse, "validate" the check compiled from the zod schema (zod itself for what the check does not accept), "encode" the preprocessing into the Float32Array, "infer" the model call, "serialise" building the answer's JSON text, "respond" constructing the Response. "our code" is ${OUR_CODE_STAGES.join(" + ")} (route and read are paid by floor-post too). "own cost" is prediction p50 − floor-post p50 − the model call ("model call" where the table has that column, else "infer"): what a prediction costs beyond receiving its body and the model. "residual" is own cost − our code: what no timer covers. "x floor" is prediction p50 ÷ floor. A sum of p50s is not the p50 of the sum, so the residual can come out below 0, as can any difference of medians (body receipt, own cost, timers, ours over bare peer) where its two sides are within noise.`;
 
 const ONE_TIMED_SERVER =
 	"The stage timers add about nine performance.now() calls to each prediction, which its p50 includes.";
@@ -259,10 +259,10 @@ function timersNotes(sources: readonly Source[]): string[] {
 
 /** Which model call own cost subtracted, when some row had the untimed server's own. */
 function modelCallNote(breakdowns: readonly StageBreakdown[]): string {
-	const note = `"model call" is the model-call p50 own cost subtracts: the untimed server's own over the cell's measured requests (it keeps the times its metrics take; BENCH_ROUTES=1 serves them), the median over the rounds; not the twin's "infer", measured at another moment. So own cost = prediction p50 − floor-post − model call.`;
+	const note = `"model call" is the model-call p50 own cost subtracts: the untimed server's own over the cell's measured requests (kept by the server, which with BENCH_ROUTES=1 and metrics on serves the times its metrics take, or read from every response's Server-Timing by the generator), the median over the rounds; not the twin's "infer", measured at another moment. So own cost = prediction p50 − floor-post − model call.`;
 	const without = breakdowns.filter((b) => b.modelCallSource === "stages");
 	if (without.length === 0) return note;
-	return `${note} Rows whose server kept none (METRICS=off, results from before it) subtract the stage timers' "infer", which their "model call" repeats.`;
+	return `${note} Rows without it (METRICS=off with a generator that cannot read headers, results from before it) subtract the stage timers' "infer", which their "model call" repeats.`;
 }
 
 /**
@@ -290,7 +290,7 @@ export function stagesTable(
 	const floorPost = floorPostNote(breakdowns);
 	const withBare = breakdowns.some((b) => b.barePeerOverFloorPostUs !== null);
 	const withTimers = breakdowns.some((b) => b.timersUs !== null);
-	const withCalls = breakdowns.some((b) => b.modelCallSource === "server");
+	const withCalls = breakdowns.some((b) => b.modelCallSource === "requests");
 	const rows = sorted.map((b) => [
 		...(merged ? [b.machine] : []),
 		b.runtime,

@@ -298,7 +298,9 @@ function withTimedServers(): Results {
 	const results = besideStaged();
 	results.cells = results.cells.flatMap((cell): Cell[] => {
 		if (!cell.stages) return [cell];
-		const { stages, ...untimed } = cell;
+		const { stages, ...rest } = cell;
+		// As with h2load: a side sample, not the model calls of the measured requests.
+		const untimed: Cell = { ...rest, infer: { ...cell.infer, source: "sample" } };
 		const beside = cell.floorPostBesideP50Us;
 		const timed: Cell = {
 			...cell,
@@ -367,7 +369,7 @@ describe("timed servers (--stages): stages from the timed server, the rest from 
 			return { ...cell, infer: { medianMs, count: 1000, source: "server" } };
 		});
 		const node = breakdowns(results).find((b) => b.runtime === "node" && b.concurrency === 1);
-		expect(node).toMatchObject({ modelCallSource: "server" });
+		expect(node).toMatchObject({ modelCallSource: "requests" });
 		expect(node?.modelCallUs).toBeCloseTo(20, 9);
 		// 180 − 68 − 20; the twin's own cost (185 − 69 − 25) is 1 below it.
 		expect(node?.ownCostUs).toBeCloseTo(92, 9);
@@ -386,8 +388,23 @@ describe("timed servers (--stages): stages from the timed server, the rest from 
 		// Bun's rows kept none: their model call is the stage timers' infer, as the note says.
 		const bun = t?.rows.find((r) => r[0] === "bun" && r[2] === "1") as string[];
 		expect(bun.at(-4)).toBe("25.0");
-		expect(t?.notes.join(" ")).toContain("Rows whose server kept none");
+		expect(t?.notes.join(" ")).toContain("Rows without it (METRICS=off with a generator");
 		expect(table(withTimedServers()).headers).not.toContain("model call µs");
+	});
+
+	test("or, with METRICS=off, the Server-Timing the generator read from each of those requests", () => {
+		const results = withTimedServers();
+		results.cells = results.cells.map((cell): Cell => {
+			const ours = cell.runtime === "node" && cell.concurrency === 1 && !cell.timed;
+			if (!ours || cell.model !== "mlp-onnx") return cell;
+			return { ...cell, infer: { medianMs: 0.02, count: 1000, source: "loadgen" } };
+		});
+		const node = breakdowns(results).find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(node).toMatchObject({ modelCallSource: "requests", modelCallUs: 20 });
+		expect(node?.ownCostUs).toBeCloseTo(92, 9);
+		// A row that timed itself (before the twin) keeps its own timers' infer.
+		const old = breakdowns(besideStaged()).find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(old).toMatchObject({ modelCallSource: "stages", modelCallUs: 25 });
 	});
 
 	test("a merge of a run with twins and one from before them says which run is which", () => {
