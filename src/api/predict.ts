@@ -112,7 +112,7 @@ const modelInput = <Body>(
  * One executor call, timed from `startedAt`; `finish` gets the probabilities at once, unless the
  * executor is onnxruntime's async fallback (executor.ts): the common path never awaits.
  */
-function callModel<T>(
+export function callModel<T>(
 	model: LoadedModel,
 	input: Float32Array,
 	finish: (probabilities: Float32Array, startedAt: number) => T,

@@ -4,7 +4,13 @@ import type { Registry } from "../inference/registry.ts";
 import type { ServiceMetrics } from "../metrics/service.ts";
 import { instrumentRoutes } from "./bench-routes.ts";
 import { parseJsonBytes } from "./body.ts";
-import { type PredictionShape, requestBody, requestedModel, validated } from "./predict.ts";
+import {
+	callModel,
+	type PredictionShape,
+	requestBody,
+	requestedModel,
+	validated,
+} from "./predict.ts";
 import { WARM_UP_ENV } from "./request-log.ts";
 import { type Respond, serverTiming } from "./respond.ts";
 import type { ApiRoute, Handler } from "./route.ts";
@@ -125,10 +131,8 @@ export function stagedPredictHandler<Body, Answer>(
 			const body = validated(shape, value);
 			marks[4] = performance.now();
 			const input = shape.encode(body, model.encode);
-			const rows = input.length / FEATURE_COUNT;
-			const { executor } = model;
-			marks[5] = performance.now();
-			const done = (probabilities: Float32Array) => {
+			return callModel(model, input, (probabilities, startedAt) => {
+				marks[5] = startedAt;
 				marks[6] = performance.now();
 				const text = shape.serialise(model.id, probabilities);
 				marks[7] = performance.now();
@@ -136,12 +140,10 @@ export function stagedPredictHandler<Body, Answer>(
 				marks[8] = performance.now();
 				if (c.env !== WARM_UP_ENV) times.add(model.id, marks);
 				// As the measured handler: the request's time ends at the model's answer.
+				const rows = input.length / FEATURE_COUNT;
 				record?.succeeded((marks[6] - marks[1]) / 1000, (marks[6] - marks[5]) / 1000, rows);
 				return response;
-			};
-			return executor.async
-				? executor.predict(input, rows).then(done)
-				: done(executor.predict(input, rows));
+			});
 		};
 		return guarded(() => whenThere(requestBody(c, shape.limit), answer), failed);
 	};

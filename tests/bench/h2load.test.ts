@@ -294,16 +294,15 @@ describe.skipIf(!hasH2load)("h2load, a real run", () => {
 				body: DEFAULT_BODY,
 			});
 			const generator = await probeH2load();
-			const result = await generator.run({
+			const both = {
 				url: at("/slow").url,
-				method: "POST",
+				method: "POST" as const,
 				body: DEFAULT_BODY,
 				contentType: "application/json",
-				requests: 20,
 				concurrency: 1,
-				warmup: 4,
 				targets: [at("/fast"), at("/slow")],
-			});
+			};
+			const result = await generator.run({ ...both, requests: 20, warmup: 4 });
 			expect(result.errors).toBe(0);
 			expect(result.targetErrors).toEqual([0, 0]);
 			expect(result.samples.map((s) => s.index)).toEqual([...Array(20).keys()]);
@@ -320,16 +319,7 @@ describe.skipIf(!hasH2load)("h2load, a real run", () => {
 			// Each includes the route's 5 ms sleep (libuv's timer may fire up to ~1 ms early).
 			expect(Math.min(...slow.map((s) => s.durationUs))).toBeGreaterThanOrEqual(4000);
 			// In blocks of 3: fast fast fast slow slow slow ..., tagged as sent.
-			const blocked = await generator.run({
-				url: at("/slow").url,
-				method: "POST",
-				body: DEFAULT_BODY,
-				contentType: "application/json",
-				requests: 12,
-				concurrency: 1,
-				targets: [at("/fast"), at("/slow")],
-				block: 3,
-			});
+			const blocked = await generator.run({ ...both, requests: 12, block: 3 });
 			const turn = Array.from({ length: 12 }, (_, i) => Math.floor(i / 3) % 2);
 			expect(blocked.samples.map((s) => s.target)).toEqual(turn);
 			expect(blocked.samples.map((s) => s.status)).toEqual(turn.map((t) => (t ? 201 : 200)));
