@@ -5,8 +5,9 @@ import { PASSENGER_FIELDS } from "../src/api/schemas.ts";
 import { createApp } from "../src/app.ts";
 import { Manifest } from "../src/inference/manifest.ts";
 import { MODEL_IDS } from "../src/inference/model-info.ts";
-import { loadRegistry, type Registry } from "../src/inference/registry.ts";
+import { loadRegistry } from "../src/inference/registry.ts";
 import { createLogger } from "../src/logger.ts";
+import { titanicRegistry } from "./support/registry.ts";
 import { PROJECT_ROOT } from "./support/server.ts";
 
 const MODELS_DIR = `${PROJECT_ROOT}models`;
@@ -14,13 +15,11 @@ const manifest = Manifest.parse(JSON.parse(readFileSync(`${MODELS_DIR}/manifest.
 const passenger = { Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 };
 const JSON_HEADERS = { "content-type": "application/json" };
 
-let registry: Registry;
+const registry = titanicRegistry({ warm: true });
 let app: OpenAPIHono;
 
-beforeAll(async () => {
-	registry = await loadRegistry(MODELS_DIR, PASSENGER_FIELDS);
-	await registry.warm();
-	app = createApp(registry, { logger: createLogger("silent") });
+beforeAll(() => {
+	app = createApp(registry(), { logger: createLogger("silent") });
 });
 
 const predict = (model: string, body: unknown, headers: Record<string, string> = JSON_HEADERS) =>
@@ -277,7 +276,7 @@ describe("routing errors", () => {
 
 describe("API_KEY", () => {
 	const key = "s3cret-key-0123456789";
-	const secured = () => createApp(registry, { logger: createLogger("silent"), apiKey: key });
+	const secured = () => createApp(registry(), { logger: createLogger("silent"), apiKey: key });
 
 	test("prediction and model routes need the bearer token", async () => {
 		const app = secured();
@@ -325,7 +324,7 @@ test("LOG_LEVEL=debug logs one line per request; info logs none", async () => {
 		["info", 0],
 	] as const) {
 		const lines: string[] = [];
-		const logged = createApp(registry, { logger: createLogger(level, (l) => lines.push(l)) });
+		const logged = createApp(registry(), { logger: createLogger(level, (l) => lines.push(l)) });
 		await logged.request("/health");
 		await logged.request("/predict/gbdt-ts", {
 			method: "POST",

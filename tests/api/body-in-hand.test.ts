@@ -1,12 +1,10 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { readBody, readRequestsWith } from "../../src/api/body.ts";
-import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
 import { guarded, whenThere } from "../../src/api/soon.ts";
 import { createApp } from "../../src/app.ts";
-import { loadRegistry } from "../../src/inference/registry.ts";
 import { createLogger } from "../../src/logger.ts";
-import { PROJECT_ROOT } from "../support/server.ts";
+import { titanicRegistry } from "../support/registry.ts";
 
 /**
  * A body the runtime already holds (Node reads a small one before routing, serve/node.ts): the
@@ -25,11 +23,10 @@ const post = (path: string, body = PASSENGER) =>
 		headers: { "content-type": "application/json" },
 	});
 
+const registry = titanicRegistry({ warm: true });
 let app: OpenAPIHono;
-beforeAll(async () => {
-	const registry = await loadRegistry(`${PROJECT_ROOT}models`, PASSENGER_FIELDS);
-	await registry.warm();
-	app = createApp(registry, { logger: createLogger("silent"), metrics: true, benchRoutes: true });
+beforeAll(() => {
+	app = createApp(registry(), { logger: createLogger("silent"), metrics: true, benchRoutes: true });
 });
 afterEach(() => readRequestsWith({}));
 

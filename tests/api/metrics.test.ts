@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
+import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/app.ts";
-import { loadRegistry, type Registry } from "../../src/inference/registry.ts";
+import type { Registry } from "../../src/inference/registry.ts";
 import { createLogger } from "../../src/logger.ts";
 import { warmRequestPath } from "../../src/serve/warm-up.ts";
-import { PROJECT_ROOT } from "../support/server.ts";
+import { titanicRegistry } from "../support/registry.ts";
 
 const KEY = "metrics-key-0123456789";
 const PASSENGER = { Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 };
 const logger = createLogger("silent");
-let registry: Registry;
-
-beforeAll(async () => {
-	registry = await loadRegistry(`${PROJECT_ROOT}models`, PASSENGER_FIELDS);
-});
-afterAll(() => registry.close());
+const registry = titanicRegistry();
 
 const postJson = (body: unknown, headers: Record<string, string> = {}) => ({
 	method: "POST",
@@ -46,12 +40,12 @@ const http = (method: string, route: string, status: number) =>
 
 describe("recording on the request path", () => {
 	test("warm-up requests are not counted; a request during warm-up is", async () => {
-		const app = createApp(registry, { logger, metrics: true });
-		const warming = warmRequestPath(app, registry.ids, { rounds: 3 });
+		const app = createApp(registry(), { logger, metrics: true });
+		const warming = warmRequestPath(app, registry().ids, { rounds: 3 });
 		await app.request("/health");
 		await warming;
 		const samples = await scrape(app);
-		for (const id of registry.ids) {
+		for (const id of registry().ids) {
 			expect(samples.get(`inference_requests_total{model="${id}",outcome="success"}`)).toBe(0);
 		}
 		expect([...samples.keys()].filter((k) => k.startsWith("http_requests_total"))).toEqual([
@@ -60,7 +54,7 @@ describe("recording on the request path", () => {
 	});
 
 	test("successes: counts, both durations and the batch size, by model", async () => {
-		const app = createApp(registry, { logger, metrics: true });
+		const app = createApp(registry(), { logger, metrics: true });
 		for (let i = 0; i < 3; i++) {
 			expect((await app.request("/predict/gbdt-onnx", postJson(PASSENGER))).status).toBe(200);
 		}
@@ -96,11 +90,11 @@ describe("recording on the request path", () => {
 				throw new Error("model exploded");
 			},
 		};
-		const models = registry
+		const models = registry()
 			.list()
 			.map((m) => (m.id === "gbdt-ts" ? { ...m, executor: exploding } : m));
 		const broken: Registry = {
-			...registry,
+			...registry(),
 			get: (id) => models.find((m) => m.id === id),
 			list: () => models,
 		};
@@ -125,7 +119,7 @@ describe("recording on the request path", () => {
 	});
 
 	test("http_requests_total: route patterns, never raw paths; 405s; /metrics counts itself", async () => {
-		const app = createApp(registry, { logger, metrics: true });
+		const app = createApp(registry(), { logger, metrics: true });
 		const requests: [string, RequestInit?][] = [
 			["/health"],
 			["/ready"],
@@ -160,7 +154,7 @@ describe("with API_KEY", () => {
 	const auth = { authorization: `Bearer ${KEY}` };
 
 	test("/metrics needs the token; 401s count under the route they were for", async () => {
-		const app = createApp(registry, { logger, metrics: true, apiKey: KEY });
+		const app = createApp(registry(), { logger, metrics: true, apiKey: KEY });
 		expect((await app.request("/metrics")).status).toBe(401);
 		expect((await app.request("/predict/gbdt-ts", postJson(PASSENGER))).status).toBe(401);
 		expect((await app.request("/predict/a/b/c", postJson(PASSENGER))).status).toBe(401);
@@ -178,8 +172,8 @@ describe("with API_KEY", () => {
 
 describe("METRICS=off", () => {
 	test("no /metrics route and no recording code on the request path", () => {
-		const on = createApp(registry, { logger, metrics: true });
-		const off = createApp(registry, { logger, metrics: false });
+		const on = createApp(registry(), { logger, metrics: true });
+		const off = createApp(registry(), { logger, metrics: false });
 		const routes = (app: typeof on) => app.routes.map((r) => `${r.method} ${r.path}`);
 		expect(routes(on).filter((r) => !routes(off).includes(r))).toEqual(["GET /metrics"]);
 		expect(routes(off).filter((r) => !routes(on).includes(r))).toEqual([]);
@@ -196,7 +190,7 @@ describe("METRICS=off", () => {
 	});
 
 	test("/metrics is a 404 like any unknown path", async () => {
-		const off = createApp(registry, { logger, metrics: false });
+		const off = createApp(registry(), { logger, metrics: false });
 		const response = await off.request("/metrics");
 		expect(response.status).toBe(404);
 		expect(await response.json()).toEqual({

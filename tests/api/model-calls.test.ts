@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { MODEL_CALLS_PATH } from "../../src/api/model-calls.ts";
 import { WARM_UP_ENV } from "../../src/api/request-log.ts";
-import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
 import { type AppOptions, createApp } from "../../src/app.ts";
-import { loadRegistry, type Registry } from "../../src/inference/registry.ts";
 import { createLogger } from "../../src/logger.ts";
-import { PROJECT_ROOT } from "../support/server.ts";
+import { titanicRegistry } from "../support/registry.ts";
 
 /**
  * BENCH_ROUTES=1 with metrics: the model-call times the metrics already take, served per model
@@ -15,16 +13,10 @@ import { PROJECT_ROOT } from "../support/server.ts";
 const logger = createLogger("silent");
 const PASSENGER = { Pclass: 3, Sex: "male", Age: 22, SibSp: 1, Parch: 0, Fare: 7.25 };
 
-let registry: Registry;
-
-beforeAll(async () => {
-	registry = await loadRegistry(`${PROJECT_ROOT}models`, PASSENGER_FIELDS);
-	await registry.warm();
-});
-afterAll(() => registry.close());
+const registry = titanicRegistry({ warm: true });
 
 const app = (options: Omit<AppOptions, "logger"> = {}) =>
-	createApp(registry, { logger, ...options });
+	createApp(registry(), { logger, ...options });
 
 const predict = (served: ReturnType<typeof app>, model: string, env?: object) =>
 	served.request(

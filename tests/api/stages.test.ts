@@ -1,15 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { BODY_LIMITS } from "../../src/api/body.ts";
 import { WARM_UP_ENV } from "../../src/api/request-log.ts";
-import { PASSENGER_FIELDS } from "../../src/api/schemas.ts";
 import { STAGES, STAGES_PATH, StageTimes } from "../../src/api/stages.ts";
 import { type AppOptions, createApp } from "../../src/app.ts";
-import { loadRegistry, type Registry } from "../../src/inference/registry.ts";
 import { createLogger } from "../../src/logger.ts";
 import { warmRequestPath } from "../../src/serve/warm-up.ts";
 import { parseSamples } from "../support/metrics-text.ts";
-import { PROJECT_ROOT } from "../support/server.ts";
+import { titanicRegistry } from "../support/registry.ts";
 
 /**
  * STAGES=1 in-process, with the real models: predictions timed stage by stage and served at
@@ -37,16 +35,10 @@ const EIGHT_STAGES = [
 	"respond",
 ];
 
-let registry: Registry;
-
-beforeAll(async () => {
-	registry = await loadRegistry(`${PROJECT_ROOT}models`, PASSENGER_FIELDS);
-	await registry.warm();
-});
-afterAll(() => registry.close());
+const registry = titanicRegistry({ warm: true });
 
 const app = (options: Omit<AppOptions, "logger"> = {}) =>
-	createApp(registry, { logger, ...options });
+	createApp(registry(), { logger, ...options });
 
 const postJson = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
 	method: "POST",
@@ -266,7 +258,7 @@ describe("with the option", () => {
 		const staged = app({ stages: true });
 		const both = app({ stages: true, metrics: true });
 		const batch = { instances: PASSENGERS };
-		for (const model of registry.ids) {
+		for (const model of registry().ids) {
 			const requests: [string, unknown][] = [
 				...PASSENGERS.map((p): [string, unknown] => [`/predict/${model}`, p]),
 				[`/predict/${model}/batch`, batch],
@@ -284,7 +276,7 @@ describe("with the option", () => {
 		const counts = Object.fromEntries(
 			Object.entries((await stagesOf(staged)).models).map(([id, m]) => [id, m.count]),
 		);
-		expect(counts).toEqual(Object.fromEntries(registry.ids.map((id) => [id, 6])));
+		expect(counts).toEqual(Object.fromEntries(registry().ids.map((id) => [id, 6])));
 	});
 
 	test("DELETE: 204 with no body, then no models; samples start again from 0", async () => {
@@ -333,11 +325,11 @@ describe("with the option", () => {
 
 	test("warm-up requests are not recorded; a request during warm-up is", async () => {
 		const server = app({ stages: true });
-		const warming = warmRequestPath(server, registry.ids, { rounds: 5 });
+		const warming = warmRequestPath(server, registry().ids, { rounds: 5 });
 		const during = await server.request("/predict/gbdt-ts", postJson(PASSENGER));
 		expect(during.status).toBe(200);
 		await during.arrayBuffer();
-		expect((await warming).requests).toBe(5 * (registry.ids.length + 1));
+		expect((await warming).requests).toBe(5 * (registry().ids.length + 1));
 		// And one sent by hand as warm-up sends them.
 		const init = postJson(PASSENGER);
 		const warm = await server.request("/predict/mlp-ts", init, WARM_UP_ENV);
@@ -364,7 +356,7 @@ describe("with metrics on too", () => {
 
 	/** The same traffic, warm-up included; the counts it leaves in /metrics. */
 	async function traffic(server: OpenAPIHono): Promise<Record<string, number>> {
-		await warmRequestPath(server, registry.ids, { rounds: 2 });
+		await warmRequestPath(server, registry().ids, { rounds: 2 });
 		for (let i = 0; i < 3; i++) {
 			expect((await server.request("/predict/gbdt-onnx", postJson(PASSENGER))).status).toBe(200);
 		}
