@@ -110,6 +110,14 @@ const CellSchema = z.object({
 	 * from before it was recorded.
 	 */
 	generatorCpu: z.object({ cpuMs: Ms, wallMs: Ms }).nullable().optional(),
+	/**
+	 * Host CPU steal over the measured run (bench/steal.ts): the hypervisor's ticks for something
+	 * else as a % of all ticks of the server's cores in /proc/stat (the pinned ones, or every CPU
+	 * when not pinned); a paired cell's is the whole run over both servers, on the same cores.
+	 * Null where /proc/stat was unreadable (macOS) or no tick passed; absent on a --target's cells
+	 * (its cores are not the bench's to read) and in files from before it was recorded.
+	 */
+	hostStealPct: z.number().min(0).max(100).nullable().optional(),
 	/** The per-request CSV, relative to results.json. */
 	rawFile: z.string().min(1),
 	/**

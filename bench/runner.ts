@@ -2,7 +2,7 @@ import { besideRequest, splitBeside } from "./beside.ts";
 import { type LoadRequest, type LoadResult, type Sample, takesTargets } from "./loadgen/types.ts";
 import { clearModelCalls, readModelCalls } from "./model-calls.ts";
 import { apportionWallUs, balancedDiffMs, pairFigures, samplesOf } from "./paired.ts";
-import { type CellPlan, rotate, type ServerPlan } from "./plan.ts";
+import { type CellPlan, type Launch, rotate, type ServerPlan } from "./plan.ts";
 import { checkCells } from "./precheck.ts";
 import { serverSuffix, writeRawCsv } from "./raw.ts";
 import {
@@ -24,9 +24,26 @@ import {
 } from "./session.ts";
 import { checkStages, clearStages, isStagedModel, readStages } from "./stages.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
+import { type CpuTicks, type HostCpuReader, readCpuTicks, stealPct } from "./steal.ts";
 
 interface RunSettings extends ServerSettings {
 	requests: number;
+}
+
+/** A snapshot of the host CPU ticks of the cores a cell's server runs on. */
+type HostCpu = () => CpuTicks | null;
+
+/**
+ * Snapshots of the server's cores as the bench pinned them (`cpuList`; every CPU when not
+ * pinned), read by `read` (/proc/stat; the tests give a fake); none for a --target, whose cores,
+ * maybe on another machine, are not the bench's to read.
+ */
+export function hostCpuOf(
+	launch: Launch,
+	cpuList: string | undefined,
+	read: HostCpuReader = readCpuTicks,
+): HostCpu | null {
+	return "origin" in launch ? null : () => read(cpuList);
 }
 
 export interface RunOutput {
@@ -83,18 +100,19 @@ async function measureServer(
 		if (session.variant.stages) await checkStages(session);
 	}
 	await warmUp(sessions, cells, settings);
+	const hostCpu = hostCpuOf(serverPlan.launch, settings.pinning.server);
 	const measured: Cell[] = [];
 	for (const cellPlan of cells) {
 		const [a, b] = sessions as [Session<MeasuredServer>, Session<MeasuredServer>?];
 		if (b !== undefined) {
-			const paired = await measurePair(a, b, round, cellPlan, settings);
+			const paired = await measurePair(a, b, round, cellPlan, settings, hostCpu);
 			measured.push(...paired.cells);
 			pairs.push(paired.pair);
 			for (const cell of paired.cells) settings.progress(`${tag} ${progressLine(cell)}`);
 			settings.progress(`${tag} ${pairLine(paired.pair)}`);
 		} else {
 			const beside = serverPlan.beside === true && !isFloor(cellPlan.model);
-			const cell = await measureCell(a, round, cellPlan, settings, beside);
+			const cell = await measureCell(a, round, cellPlan, settings, { beside, hostCpu });
 			measured.push(cell);
 			settings.progress(`${tag} ${progressLine(cell)}`);
 		}
@@ -145,27 +163,39 @@ interface Measured {
 	cpuMs: number | null;
 	/** The model call as the server kept it (bench/model-calls.ts); else Server-Timing's. */
 	infer?: Cell["infer"];
+	/** Host CPU steal on the server's cores over the run; undefined where not read (a target). */
+	hostStealPct?: number | null;
 }
+
+/** Host CPU steal between two snapshots; undefined without a reader (a --target's cell). */
+const stealOver = (
+	hostCpu: HostCpu | null,
+	before: CpuTicks | null,
+	after: CpuTicks | null,
+): number | null | undefined => (hostCpu === null ? undefined : stealPct(before, after));
 
 /**
  * One cell's generator run. --stages, a prediction cell: the server's timers cleared after the
  * warm-up and read before anything else is sent; at concurrency 1 floor-post is sent beside the
  * prediction in the same run (beside.ts) when the generator can interleave the two routes (oha
- * cannot: there the floor-post cell's p50 stands in, as the report says).
+ * cannot: there the floor-post cell's p50 stands in, as the report says). Host CPU steal is read
+ * on `hostCpu`'s cores right around the generator run, so it covers the measured requests.
  */
-async function measureCell(
+export async function measureCell(
 	session: Session<MeasuredServer>,
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
-	beside: boolean,
+	{ beside, hostCpu }: { beside: boolean; hostCpu: HostCpu | null },
 ): Promise<Cell> {
 	const { server } = session;
 	const staged = session.variant.stages === true && isStagedModel(plan.model);
 	const calls = keepsModelCalls(session, plan, beside);
 	const { request, interleaved } = cellRequest(session, plan, settings, { staged, beside, calls });
 	const cpuBefore = server.cpuMs();
+	const stealBefore = hostCpu?.() ?? null;
 	const result = await settings.generator.run(request);
+	const stealAfter = hostCpu?.() ?? null;
 	const cpuAfter = server.cpuMs();
 	session.assertAlive(plan.model);
 	const stages = staged ? await readStages(session, plan.model) : null;
@@ -184,6 +214,7 @@ async function measureCell(
 		...measured,
 		cpuMs,
 		...(infer === null ? {} : { infer }),
+		hostStealPct: stealOver(hostCpu, stealBefore, stealAfter),
 	});
 	return {
 		...cell,
@@ -224,14 +255,16 @@ export function cellRequest(
 
 /**
  * Both servers of a pair in one generator run: each gets its own cell (its samples, errors, CPU
- * and raw file, as if measured alone), and the pair its per-pair differences.
+ * and raw file, as if measured alone), and the pair its per-pair differences. Both servers run on
+ * the same cores, so both cells get the one steal figure of the run.
  */
-async function measurePair(
+export async function measurePair(
 	a: Session<MeasuredServer>,
 	b: Session<MeasuredServer>,
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
+	hostCpu: HostCpu | null,
 ): Promise<{ cells: [Cell, Cell]; pair: Pair }> {
 	if (!settings.generator.rotates) {
 		throw new Error(`${settings.generator.info.name} cannot alternate requests between servers`);
@@ -240,8 +273,11 @@ async function measurePair(
 	const request = pairedRequest(a, b, plan, settings.requests, settings.warmup);
 	const cpu = () => [a.server.cpuMs(), b.server.cpuMs()];
 	const before = cpu();
+	const stealBefore = hostCpu?.() ?? null;
 	const result = await settings.generator.run(request);
+	const stealAfter = hostCpu?.() ?? null;
 	const after = cpu();
+	const hostStealPct = stealOver(hostCpu, stealBefore, stealAfter);
 	a.assertAlive(plan.model);
 	b.assertAlive(plan.model);
 	const sides = [a, b].map((session, target) => {
@@ -252,6 +288,7 @@ async function measurePair(
 			errors: result.targetErrors?.[target] ?? 0,
 			wallUs: apportionWallUs(result.wallUs, samples, result.samples),
 			cpuMs: x !== null && y !== null ? y - x : null,
+			hostStealPct,
 		});
 	});
 	const first = a.variant.metrics ?? "on";
@@ -300,6 +337,7 @@ async function cellOf(
 			)),
 		serverCpuMs: measured.cpuMs,
 		generatorCpu: result.cpu ?? null,
+		...(measured.hostStealPct === undefined ? {} : { hostStealPct: measured.hostStealPct }),
 		rawFile: writeRawCsv(settings.outDir, name, measured.samples),
 		...(session.variant.stages ? { timed: true as const } : {}),
 	};
@@ -330,6 +368,7 @@ function progressLine(cell: Cell): string {
 	const beside = cell.floorPostBesideP50Us;
 	const floorPost = beside === undefined ? "" : ` (floor-post beside it ${fmt(beside / 1000)})`;
 	const errors = s.errors > 0 ? `  ${s.errors} errors` : "";
+	const steal = cell.hostStealPct == null ? "" : `  steal ${cell.hostStealPct.toFixed(1)}%`;
 	const bad = non2xx(s.statusCodes)
 		.map(([code, n]) => `  ${n}x${code}`)
 		.join("");
@@ -338,7 +377,7 @@ function progressLine(cell: Cell): string {
 		metrics: metricsOf(cell),
 		stages: cell.timed,
 	});
-	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}${floorPost}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${errors}${bad}`;
+	return `${runtime.padEnd(4)} ${cell.model.padEnd(9)} c=${cell.concurrency}  ${s.count} resp  p50 ${fmt(s.p50Ms)}${floorPost}  p99 ${fmt(s.p99Ms)}  ${s.rps.toFixed(0)} req/s${steal}${errors}${bad}`;
 }
 
 function pairLine(pair: Pair): string {

@@ -70,6 +70,13 @@ export interface Row {
 	/** Some round's generator ran at or above GENERATOR_BOUND_PCT: the generator may have been the limit. */
 	generatorBound: boolean;
 	/**
+	 * Host CPU steal on the server's cores over each round's measured run (Cell.hostStealPct):
+	 * the median over the rounds that recorded it, and their lowest and highest; null when none did
+	 * (results from before it, a --target, no /proc/stat).
+	 */
+	hostStealPct: number | null;
+	hostStealRange: Range | null;
+	/**
 	 * Per stage, the median over the rounds of the server's p50 (µs), for --stages files from
 	 * before the timed servers, where the one server was timed; null otherwise (timedRows).
 	 */
@@ -365,6 +372,7 @@ function latencyRows(sources: readonly Source[]): Row[] {
 			errors: cells.reduce((sum, c) => sum + c.stats.errors, 0),
 			non2xx: summedNon2xx(cells),
 			...generatorLoad(cells),
+			...hostSteal(cells),
 			stagesUs: stageMedians(cells),
 			floorPostBesideUs: besideMedian(cells),
 			modelCallUs: ownRequestsMedian(cells),
@@ -379,6 +387,23 @@ function generatorLoad(cells: readonly Cell[]): Pick<Row, "genCpuPct" | "generat
 		genCpuPct: median(pcts),
 		generatorBound: pcts.some((p) => p >= GENERATOR_BOUND_PCT),
 	};
+}
+
+/** The rounds' host CPU steal: its median and range over the rounds that recorded one. */
+function hostSteal(cells: readonly Cell[]): Pick<Row, "hostStealPct" | "hostStealRange"> {
+	const pcts = present(cells.map((c) => c.hostStealPct ?? null));
+	return { hostStealPct: median(pcts), hostStealRange: rangeOf(pcts) };
+}
+
+/**
+ * The lowest and highest round's steal over the rows (each row's range): what a table's note
+ * quotes as the run's, so a reader sees at once whether the host took much. Null when no row
+ * recorded any, which keeps older results' tables as they were.
+ */
+export function stealSpan(rows: readonly Row[]): Range | null {
+	const ranges = rows.flatMap((r) => (r.hostStealRange === null ? [] : [r.hostStealRange]));
+	if (ranges.length === 0) return null;
+	return { min: Math.min(...ranges.map((r) => r.min)), max: Math.max(...ranges.map((r) => r.max)) };
 }
 
 function summedNon2xx(cells: readonly Cell[]): [string, number][] {

@@ -7,6 +7,7 @@ import {
 	type Row,
 	type ServerRow,
 	type StageBreakdown,
+	stealSpan,
 } from "./derive.ts";
 import {
 	metricsLabel,
@@ -112,9 +113,11 @@ interface Common {
 	failing: boolean;
 	/** Some row has more than one round: add the rounds' ranges. */
 	spread: boolean;
+	/** Some row recorded host CPU steal: add its column(s). */
+	steal: boolean;
 }
 
-function commonNotes(rows: readonly Row[]): Common {
+function commonNotes(rows: readonly Row[], sources: readonly Source[]): Common {
 	const generators = [...new Set(rows.flatMap((r) => r.generators))];
 	const mixed = generators.length > 1;
 	const notes: string[] = [];
@@ -133,8 +136,39 @@ function commonNotes(rows: readonly Row[]): Common {
 		);
 	}
 	notes.push(generatorCpuNote(rows, spread));
-	return { notes, mixed, failing, spread };
+	const span = stealSpan(rows);
+	if (span !== null) notes.push(stealNote(span, sources, spread));
+	return { notes, mixed, failing, spread, steal: span !== null };
 }
+
+/**
+ * What "steal %" is, over which CPUs, and the lowest and highest round over the table's cells: on
+ * a shared VM the host's load moves the figures as much as the code does, and this says when.
+ */
+function stealNote(
+	span: { min: number; max: number },
+	sources: readonly Source[],
+	spread: boolean,
+): string {
+	const pinnings = sources.map((s) => s.results.environment.pinning);
+	const pinned = pinnings.filter((p) => p.pinned);
+	const cores =
+		pinned.length === pinnings.length
+			? `the server's cores (${[...new Set(pinned.map((p) => p.note))].join("; ")})`
+			: pinned.length === 0
+				? "all of the machine's CPUs (the server was not pinned)"
+				: "the server's cores where it was pinned, else all of the machine's CPUs";
+	const rounds = spread
+		? ', the median over the rounds ("steal range %": the lowest and highest round)'
+		: "";
+	const range =
+		fmtPct(span.min) === fmtPct(span.max)
+			? fmtPct(span.min)
+			: `${fmtPct(span.min)}–${fmtPct(span.max)}`;
+	return `"steal %" is host CPU steal: of the CPU time of ${cores} over each cell's measured run, the share the hypervisor gave to something else while this VM wanted to run (/proc/stat, in 10 ms ticks, so a short run's figure is coarse)${rounds}; "-" where it was not recorded. In these cells: ${range}%. A cell with high steal measured the host as much as the runtime.`;
+}
+
+const fmtPct = (pct: number): string => pct.toFixed(1);
 
 /** What `gen CPU %` is, and what a generator-bound row means when there is one. */
 function generatorCpuNote(rows: readonly Row[], spread: boolean): string {
@@ -153,11 +187,15 @@ const genCpu = (row: Row): string =>
 /** The columns every latency-like table ends with, when they apply. */
 const tail = (c: Common, row: Row): string[] => [
 	genCpu(row),
+	...(c.steal ? [row.hostStealPct === null ? "-" : fmtPct(row.hostStealPct)] : []),
+	...(c.steal && c.spread ? [fmtRange(row.hostStealRange, 1)] : []),
 	...(c.mixed ? [row.generators.join("; ")] : []),
 	...(c.failing ? [problems(row)] : []),
 ];
 const tailHeaders = (c: Common): string[] => [
 	"gen CPU %",
+	...(c.steal ? ["steal %"] : []),
+	...(c.steal && c.spread ? ["steal range %"] : []),
 	...(c.mixed ? ["generator"] : []),
 	...(c.failing ? ["problems"] : []),
 ];
@@ -181,7 +219,7 @@ export function latencyTable(
 	);
 	const merged = sources.length > 1;
 	const variant = variantColumns(rows);
-	const common = commonNotes(selected);
+	const common = commonNotes(selected, sources);
 	const withPost = selected.some((r) => r.model === FLOOR_POST);
 	const runtimeCols = ["runtime", ...variant.headers];
 	const first = by === "runtime" ? [...runtimeCols, "model"] : ["model", ...runtimeCols];
@@ -397,7 +435,7 @@ export function concurrencyTable(rows: readonly Row[], sources: readonly Source[
 		"metrics",
 		"concurrency",
 	]);
-	const common = commonNotes(sorted);
+	const common = commonNotes(sorted, sources);
 	if (workers) {
 		common.notes.push(
 			'"workers" is WORKERS: on Node and Bun that many server processes under a supervisor, on Deno that many worker threads in one process, all sharing the port (SO_REUSEPORT).',
