@@ -1,4 +1,4 @@
-import { ONE_PASSENGER } from "../../src/api/predict.ts";
+import { callModel, inputRow, ONE_PASSENGER } from "../../src/api/predict.ts";
 import { PASSENGER_FIELDS, type Passenger } from "../../src/api/schemas.ts";
 import { type LoadedModel, loadRegistry } from "../../src/inference/registry.ts";
 import { HEADERS } from "./answer.ts";
@@ -29,7 +29,7 @@ export function passengerInput(text: string, model: LoadedModel): Float32Array |
 	}
 	// Unvalidated: a missing or mistyped field becomes NaN, which every executor answers.
 	if (typeof body !== "object" || body === null) return null;
-	return ONE_PASSENGER.encode(body as Passenger, model.encode);
+	return ONE_PASSENGER.encode(body as Passenger, model.encode, inputRow(model));
 }
 
 /** A prediction's answer: its JSON text, as the service writes it, and its Server-Timing value. */
@@ -44,16 +44,12 @@ function answerOf(model: LoadedModel, probabilities: Float32Array, startedAt: nu
 }
 
 /**
- * One executor call, timed as the service times it. A promise only on onnxruntime's async
- * fallback: the common path returns at once, as the service's handler does without awaiting.
+ * One executor call through the service's own callModel: timed as it times it, in the same lent
+ * memory. A promise only on onnxruntime's async fallback: the common path returns at once, as
+ * the service's handler does without awaiting.
  */
-export function predictOne(model: LoadedModel, input: Float32Array): Answer | Promise<Answer> {
-	const { executor } = model;
-	const startedAt = performance.now();
-	return executor.async
-		? executor.predict(input, 1).then((probabilities) => answerOf(model, probabilities, startedAt))
-		: answerOf(model, executor.predict(input, 1), startedAt);
-}
+export const predictOne = (model: LoadedModel, input: Float32Array): Answer | Promise<Answer> =>
+	callModel(model, input, (probabilities, startedAt) => answerOf(model, probabilities, startedAt));
 
 /** Bun.serve's and Deno.serve's answer to a prediction: the Response, or a bare 404 or 400. */
 export async function predictionResponse(

@@ -6,6 +6,7 @@ import { instrumentRoutes } from "./bench-routes.ts";
 import { parseJsonBytes } from "./body.ts";
 import {
 	callModel,
+	inputRow,
 	type PredictionShape,
 	requestBody,
 	requestedModel,
@@ -130,7 +131,7 @@ export function stagedPredictHandler<Body, Answer>(
 			marks[3] = performance.now();
 			const body = validated(shape, value);
 			marks[4] = performance.now();
-			const input = shape.encode(body, model.encode);
+			const input = shape.encode(body, model.encode, inputRow(model));
 			return callModel(model, input, (probabilities, startedAt) => {
 				marks[5] = startedAt;
 				marks[6] = performance.now();

@@ -17,7 +17,12 @@ interface ExecutorBase {
 
 export interface SyncExecutor extends ExecutorBase {
 	readonly async?: false;
-	predict(input: Float32Array, rows: number): Float32Array;
+	/**
+	 * `into`, when given, is memory of at least `rows` values the executor may answer in (the
+	 * TypeScript executors do; onnxruntime's binding allocates its own): read the answer before the
+	 * next call that is given the same memory.
+	 */
+	predict(input: Float32Array, rows: number, into?: Float32Array): Float32Array;
 }
 
 export interface AsyncExecutor extends ExecutorBase {

@@ -35,7 +35,7 @@ export type MlpParams = z.infer<typeof MlpParams>;
 
 /**
  * The net's forward pass over a [rows, inputSize] batch. Weights live in typed arrays and the
- * hidden layer is accumulated one unit at a time, so a call allocates only its output.
+ * hidden layer is accumulated one unit at a time, so a call allocates at most its output.
  */
 export function createMlpExecutor(params: MlpParams): SyncExecutor {
 	const { inputSize, hiddenSize, outputBias } = MlpParams.parse(params);
@@ -44,13 +44,13 @@ export function createMlpExecutor(params: MlpParams): SyncExecutor {
 	const outputWeights = Float64Array.from(params.outputWeights);
 	return {
 		backend: "typescript",
-		predict(input: Float32Array, rows: number): Float32Array {
+		predict(input: Float32Array, rows: number, into?: Float32Array): Float32Array {
 			if (input.length < rows * inputSize) {
 				throw new RangeError(
 					`expected ${rows * inputSize} inputs for ${rows} rows, got ${input.length}`,
 				);
 			}
-			const out = new Float32Array(rows);
+			const out = into !== undefined && into.length >= rows ? into : new Float32Array(rows);
 			for (let row = 0; row < rows; row++) {
 				const x = row * inputSize;
 				let logit = outputBias;

@@ -84,13 +84,13 @@ export function createTreeEnsembleExecutor(params: TreeEnsembleParams): SyncExec
 	const treeCount = trees.length;
 	return {
 		backend: "typescript",
-		predict(input: Float32Array, rows: number): Float32Array {
+		predict(input: Float32Array, rows: number, into?: Float32Array): Float32Array {
 			if (input.length < rows * featureCount) {
 				throw new RangeError(
 					`expected ${rows * featureCount} inputs for ${rows} rows, got ${input.length}`,
 				);
 			}
-			const out = new Float32Array(rows);
+			const out = into !== undefined && into.length >= rows ? into : new Float32Array(rows);
 			for (let row = 0; row < rows; row++) {
 				const x = row * featureCount;
 				let score = baseScore;

@@ -294,6 +294,22 @@ describe("parameter schemas and executors", () => {
 		expect(sync(createTreeEnsembleExecutor(trees).predict(new Float32Array(0), 0))).toHaveLength(0);
 	});
 
+	test("answer in the memory they are given when it holds the rows, else in a new array", () => {
+		const input = Float32Array.from([3, 1, -1, 0]);
+		for (const executor of [createMlpExecutor(mlp), createTreeEnsembleExecutor(trees)]) {
+			const fresh = sync(executor.predict(input, 2));
+			const into = new Float32Array(3).fill(-1);
+			const answer = sync(executor.predict(input, 2, into));
+			expect(answer).toBe(into);
+			expect(Array.from(answer.subarray(0, 2))).toEqual(Array.from(fresh));
+			const short = new Float32Array(1).fill(-1);
+			const elsewhere = sync(executor.predict(input, 2, short));
+			expect(elsewhere).not.toBe(short);
+			expect(Array.from(elsewhere)).toEqual(Array.from(fresh));
+			expect(short[0]).toBe(-1);
+		}
+	});
+
 	test("malformed parameters are rejected", () => {
 		expect(MlpParams.safeParse({ ...mlp, hiddenBias: [0] }).success).toBe(false);
 		expect(MlpParams.safeParse({ ...mlp, hiddenWeights: [1, 2, 3] }).success).toBe(false);

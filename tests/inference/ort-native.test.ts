@@ -104,6 +104,17 @@ describe("loadRegistry when the installed onnxruntime-node is not the tested one
 					{ prediction: onnx.prediction, probability: onnx.probability },
 				]);
 			}
+			// Awaited executors get arrays of their own: concurrent predictions keep their answers.
+			const passengers = [1, 2, 3].flatMap((Pclass) =>
+				["male", "female"].map((Sex) => ({ ...passenger, Pclass, Sex })),
+			);
+			const together = await Promise.all(passengers.map((p) => post("/predict/mlp-onnx", p)));
+			for (const [i, p] of passengers.entries()) {
+				const ts = await post("/predict/mlp-ts", p);
+				expect(Math.abs(Number(together[i]?.probability) - Number(ts.probability))).toBeLessThan(
+					1e-5,
+				);
+			}
 			expect(lines).toHaveLength(1);
 		} finally {
 			await registry.close();
