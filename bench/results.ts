@@ -111,9 +111,10 @@ const CellSchema = z.object({
 	 */
 	generatorCpu: z.object({ cpuMs: Ms, wallMs: Ms }).nullable().optional(),
 	/**
-	 * Host CPU steal over the measured run (bench/steal.ts): the hypervisor's ticks for something
-	 * else as a % of all ticks of the server's cores in /proc/stat (the pinned ones, or every CPU
-	 * when not pinned); a paired cell's is the whole run over both servers, on the same cores.
+	 * Host CPU steal over the measured requests (bench/steal.ts; the generator reads it after its
+	 * warm-up, LoadRequest.steal): the hypervisor's ticks for something else as a % of all ticks of
+	 * the server's cores in /proc/stat (the pinned ones, or every CPU when not pinned); a paired
+	 * cell's is the run's over both servers, on the same cores.
 	 * Null where /proc/stat was unreadable (macOS) or no tick passed; absent on a --target's cells
 	 * (its cores are not the bench's to read) and in files from before it was recorded.
 	 */

@@ -24,26 +24,20 @@ import {
 } from "./session.ts";
 import { checkStages, clearStages, isStagedModel, readStages } from "./stages.ts";
 import { computeStats, median, non2xx } from "./stats.ts";
-import { type CpuTicks, type HostCpuReader, readCpuTicks, stealPct } from "./steal.ts";
+import type { StealWindow } from "./steal.ts";
 
 interface RunSettings extends ServerSettings {
 	requests: number;
 }
 
-/** A snapshot of the host CPU ticks of the cores a cell's server runs on. */
-type HostCpu = () => CpuTicks | null;
-
 /**
- * Snapshots of the server's cores as the bench pinned them (`cpuList`; every CPU when not
- * pinned), read by `read` (/proc/stat; the tests give a fake); none for a --target, whose cores,
- * maybe on another machine, are not the bench's to read.
+ * The CPUs whose host steal the generator reads over each cell's measured requests
+ * (LoadRequest.steal): the server's cores as the bench pinned them (`cpuList`), every CPU when not
+ * pinned; none for a --target, whose cores, maybe on another machine, are not the bench's to read.
  */
-export function hostCpuOf(
-	launch: Launch,
-	cpuList: string | undefined,
-	read: HostCpuReader = readCpuTicks,
-): HostCpu | null {
-	return "origin" in launch ? null : () => read(cpuList);
+export function hostCpuOf(launch: Launch, cpuList: string | undefined): StealWindow | null {
+	if ("origin" in launch) return null;
+	return cpuList === undefined ? {} : { cpuList };
 }
 
 export interface RunOutput {
@@ -100,19 +94,19 @@ async function measureServer(
 		if (session.variant.stages) await checkStages(session);
 	}
 	await warmUp(sessions, cells, settings);
-	const hostCpu = hostCpuOf(serverPlan.launch, settings.pinning.server);
+	const steal = hostCpuOf(serverPlan.launch, settings.pinning.server);
 	const measured: Cell[] = [];
 	for (const cellPlan of cells) {
 		const [a, b] = sessions as [Session<MeasuredServer>, Session<MeasuredServer>?];
 		if (b !== undefined) {
-			const paired = await measurePair(a, b, round, cellPlan, settings, hostCpu);
+			const paired = await measurePair(a, b, round, cellPlan, settings, steal);
 			measured.push(...paired.cells);
 			pairs.push(paired.pair);
 			for (const cell of paired.cells) settings.progress(`${tag} ${progressLine(cell)}`);
 			settings.progress(`${tag} ${pairLine(paired.pair)}`);
 		} else {
 			const beside = serverPlan.beside === true && !isFloor(cellPlan.model);
-			const cell = await measureCell(a, round, cellPlan, settings, { beside, hostCpu });
+			const cell = await measureCell(a, round, cellPlan, settings, { beside, steal });
 			measured.push(cell);
 			settings.progress(`${tag} ${progressLine(cell)}`);
 		}
@@ -167,35 +161,39 @@ interface Measured {
 	hostStealPct?: number | null;
 }
 
-/** Host CPU steal between two snapshots; undefined without a reader (a --target's cell). */
-const stealOver = (
-	hostCpu: HostCpu | null,
-	before: CpuTicks | null,
-	after: CpuTicks | null,
-): number | null | undefined => (hostCpu === null ? undefined : stealPct(before, after));
+/** `request` asking its generator for host CPU steal on `steal`'s CPUs, when there are any. */
+const withSteal = (request: LoadRequest, steal: StealWindow | null): LoadRequest =>
+	steal === null ? request : { ...request, steal };
+
+/**
+ * The steal the generator read over its measured requests; null when asked and not given (no
+ * /proc/stat, no tick, a generator that cannot); undefined when not asked (a --target's cell).
+ */
+const stealOf = (result: LoadResult, steal: StealWindow | null): number | null | undefined =>
+	steal === null ? undefined : (result.hostStealPct ?? null);
 
 /**
  * One cell's generator run. --stages, a prediction cell: the server's timers cleared after the
  * warm-up and read before anything else is sent; at concurrency 1 floor-post is sent beside the
  * prediction in the same run (beside.ts) when the generator can interleave the two routes (oha
- * cannot: there the floor-post cell's p50 stands in, as the report says). Host CPU steal is read
- * on `hostCpu`'s cores right around the generator run, so it covers the measured requests.
+ * cannot: there the floor-post cell's p50 stands in, as the report says). Host CPU steal on
+ * `steal`'s CPUs is the generator's, read over the measured requests alone (LoadRequest.steal).
  */
 export async function measureCell(
 	session: Session<MeasuredServer>,
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
-	{ beside, hostCpu }: { beside: boolean; hostCpu: HostCpu | null },
+	{ beside, steal }: { beside: boolean; steal: StealWindow | null },
 ): Promise<Cell> {
 	const { server } = session;
 	const staged = session.variant.stages === true && isStagedModel(plan.model);
 	const calls = keepsModelCalls(session, plan, beside);
-	const { request, interleaved } = cellRequest(session, plan, settings, { staged, beside, calls });
+	const ordered = cellRequest(session, plan, settings, { staged, beside, calls });
+	const { interleaved } = ordered;
+	const request = withSteal(ordered.request, steal);
 	const cpuBefore = server.cpuMs();
-	const stealBefore = hostCpu?.() ?? null;
 	const result = await settings.generator.run(request);
-	const stealAfter = hostCpu?.() ?? null;
 	const cpuAfter = server.cpuMs();
 	session.assertAlive(plan.model);
 	const stages = staged ? await readStages(session, plan.model) : null;
@@ -214,7 +212,7 @@ export async function measureCell(
 		...measured,
 		cpuMs,
 		...(infer === null ? {} : { infer }),
-		hostStealPct: stealOver(hostCpu, stealBefore, stealAfter),
+		hostStealPct: stealOf(result, steal),
 	});
 	return {
 		...cell,
@@ -256,7 +254,7 @@ export function cellRequest(
 /**
  * Both servers of a pair in one generator run: each gets its own cell (its samples, errors, CPU
  * and raw file, as if measured alone), and the pair its per-pair differences. Both servers run on
- * the same cores, so both cells get the one steal figure of the run.
+ * the same cores, so both cells get the one steal figure of the run (its measured requests).
  */
 export async function measurePair(
 	a: Session<MeasuredServer>,
@@ -264,20 +262,18 @@ export async function measurePair(
 	round: number,
 	plan: CellPlan,
 	settings: RunSettings,
-	hostCpu: HostCpu | null,
+	steal: StealWindow | null,
 ): Promise<{ cells: [Cell, Cell]; pair: Pair }> {
 	if (!settings.generator.rotates) {
 		throw new Error(`${settings.generator.info.name} cannot alternate requests between servers`);
 	}
 	if (plan.concurrency !== 1) throw new Error("paired cells run at concurrency 1");
-	const request = pairedRequest(a, b, plan, settings.requests, settings.warmup);
+	const request = withSteal(pairedRequest(a, b, plan, settings.requests, settings.warmup), steal);
 	const cpu = () => [a.server.cpuMs(), b.server.cpuMs()];
 	const before = cpu();
-	const stealBefore = hostCpu?.() ?? null;
 	const result = await settings.generator.run(request);
-	const stealAfter = hostCpu?.() ?? null;
 	const after = cpu();
-	const hostStealPct = stealOver(hostCpu, stealBefore, stealAfter);
+	const hostStealPct = stealOf(result, steal);
 	a.assertAlive(plan.model);
 	b.assertAlive(plan.model);
 	const sides = [a, b].map((session, target) => {

@@ -91,3 +91,25 @@ export const readCpuTicks: HostCpuReader = (cpuList) => {
 	}
 	return parseCpuTicks(text, cpuList);
 };
+
+/**
+ * The CPUs whose steal a load generator reads over its measured requests (LoadRequest.steal): a
+ * taskset list (the server's pinned cores), or every CPU when `cpuList` is undefined.
+ */
+export interface StealWindow {
+	cpuList?: string;
+}
+
+/**
+ * Opens a steal window: takes the first snapshot now and returns what takes the second and gives
+ * the steal between the two. Without a window it reads nothing and gives undefined, so a result
+ * carries a figure only when one was asked for.
+ */
+export function openSteal(
+	window: StealWindow | undefined,
+	read: HostCpuReader = readCpuTicks,
+): () => number | null | undefined {
+	if (window === undefined) return () => undefined;
+	const before = read(window.cpuList);
+	return () => stealPct(before, read(window.cpuList));
+}

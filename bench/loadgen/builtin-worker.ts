@@ -9,6 +9,7 @@
  * Input: one JSON argument (WorkerConfig). Output: one JSON line (WorkerOutput) on stdout.
  */
 import { connect, type Socket } from "node:net";
+import { type HostCpuReader, openSteal, readCpuTicks, type StealWindow } from "../steal.ts";
 import { type AfterWarmup, parseInferMs, sendAfterWarmup, targetInTurn } from "./types.ts";
 
 export interface WorkerConfig {
@@ -40,6 +41,11 @@ export interface WorkerConfig {
 	block?: number;
 	/** Sent once between the warm-up and the measured phase (LoadRequest.afterWarmup). */
 	afterWarmup?: AfterWarmup;
+	/**
+	 * Read host CPU steal on these CPUs over the measured phase (LoadRequest.steal): this process
+	 * reads /proc/stat right after the warm-up and afterWarmup, and right after the phase ends.
+	 */
+	steal?: StealWindow;
 }
 
 export interface WorkerOutput {
@@ -57,6 +63,11 @@ export interface WorkerOutput {
 	targetErrors: number[];
 	/** This process's utime+stime over the measured phase (warm-up excluded), µs. */
 	cpuUs: number;
+	/**
+	 * With `steal`: host CPU steal (%) over the measured phase, null when /proc/stat was unreadable
+	 * or no tick passed. Absent without it.
+	 */
+	hostStealPct?: number | null;
 }
 
 /** Numbers per sample in WorkerOutput.samples. */
@@ -359,8 +370,12 @@ const cpuTotalUs = (usage: NodeJS.CpuUsage): number => usage.user + usage.system
 /**
  * The warm-up runs on the same connections as the measured requests, so those include neither
  * connection setup nor this process's own cold start (its first requests run unoptimised code).
+ * `readTicks` reads /proc/stat for `config.steal` (the tests give a fake).
  */
-async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
+export async function runWorker(
+	config: WorkerConfig,
+	readTicks: HostCpuReader = readCpuTicks,
+): Promise<WorkerOutput> {
 	const given =
 		config.targets && config.targets.length > 0
 			? config.targets
@@ -387,15 +402,19 @@ async function runWorker(config: WorkerConfig): Promise<WorkerOutput> {
 	try {
 		if (config.warmup > 0) await runPhase(lanes, targets.length, order, config.warmup, false);
 		await sendAfterWarmup(config.afterWarmup);
+		const closeSteal = openSteal(config.steal, readTicks);
 		const cpuBefore = process.cpuUsage();
 		const measured = await runPhase(lanes, targets.length, order, config.requests, true, duration);
+		const cpuUs = cpuTotalUs(process.cpuUsage(cpuBefore));
+		const hostStealPct = closeSteal();
 		return {
 			wallUs: duration === null && config.requests === 0 ? 0 : measured.wallUs,
 			errors: measured.errors,
 			errorMessages: [...measured.errorMessages].slice(0, 5),
 			samples: measured.samples,
 			targetErrors: measured.targetErrors,
-			cpuUs: cpuTotalUs(process.cpuUsage(cpuBefore)),
+			cpuUs,
+			...(hostStealPct === undefined ? {} : { hostStealPct }),
 		};
 	} finally {
 		for (const lane of lanes) lane.close();

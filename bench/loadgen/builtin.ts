@@ -52,6 +52,7 @@ export class BuiltinGenerator implements LoadGenerator {
 			...(request.alternate === undefined ? {} : { alternate: request.alternate }),
 			...(request.block === undefined ? {} : { block: request.block }),
 			...(request.afterWarmup === undefined ? {} : { afterWarmup: request.afterWarmup }),
+			...(request.steal === undefined ? {} : { steal: request.steal }),
 		};
 		const args = ["--no-warnings", WORKER, JSON.stringify(config)];
 		const [command, argv] = request.cpuList
@@ -75,6 +76,8 @@ export class BuiltinGenerator implements LoadGenerator {
 			// Measured by the worker itself over its measured phase: the process's own start-up and
 			// warm-up, which a wrapper would count, are not part of the cell.
 			cpu: output.wallUs > 0 ? { cpuMs: output.cpuUs / 1000, wallMs: output.wallUs / 1000 } : null,
+			// So is the host's steal (request.steal), from /proc/stat around that phase alone.
+			...(output.hostStealPct === undefined ? {} : { hostStealPct: output.hostStealPct }),
 		};
 	}
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findOnPath, runCollect } from "../processes.ts";
 import { wallUsOf } from "../stats.ts";
+import { type HostCpuReader, openSteal, readCpuTicks, type StealWindow } from "../steal.ts";
 import { runMeasured } from "./cpu.ts";
 import {
 	type GeneratorInfo,
@@ -140,8 +141,14 @@ export function parseH2loadFinished(stdout: string): number | null {
 	return Number(match[1]) * (DURATION_UNIT_US[match[2] as string] as number);
 }
 
-/** Finds h2load and checks it has --h1 and --log-file; throws H2loadError naming the cause. */
-export async function probeH2load(env: NodeJS.ProcessEnv = process.env): Promise<H2loadGenerator> {
+/**
+ * Finds h2load and checks it has --h1 and --log-file; throws H2loadError naming the cause.
+ * `readTicks` reads /proc/stat for LoadRequest.steal (the tests give a fake).
+ */
+export async function probeH2load(
+	env: NodeJS.ProcessEnv = process.env,
+	readTicks: HostCpuReader = readCpuTicks,
+): Promise<H2loadGenerator> {
 	const bin = env.H2LOAD_BIN || findOnPath("h2load", env.PATH);
 	if (!bin) {
 		throw new H2loadError(
@@ -163,7 +170,7 @@ export async function probeH2load(env: NodeJS.ProcessEnv = process.env): Promise
 	if (missing.length > 0) {
 		throw new H2loadError(`h2load ${version} is too old: it has no ${missing.join(" or ")}`);
 	}
-	return new H2loadGenerator(bin, { name: "h2load", version }, env);
+	return new H2loadGenerator(bin, { name: "h2load", version }, env, readTicks);
 }
 
 export class H2loadGenerator implements LoadGenerator {
@@ -173,21 +180,32 @@ export class H2loadGenerator implements LoadGenerator {
 	readonly rotates = false;
 	readonly interleavesRoutes = true;
 	private readonly env: NodeJS.ProcessEnv;
+	private readonly readTicks: HostCpuReader;
 
-	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv = process.env) {
+	constructor(
+		bin: string,
+		info: GeneratorInfo,
+		env: NodeJS.ProcessEnv = process.env,
+		readTicks: HostCpuReader = readCpuTicks,
+	) {
 		this.bin = bin;
 		this.info = info;
 		this.env = env;
+		this.readTicks = readTicks;
 	}
 
 	/**
 	 * Warm-up is a separate, unmeasured run, as with oha: h2load's own --warm-up-time works only in
 	 * duration mode (-D), and the bench counts requests. So the first measured request on each
 	 * connection follows a fresh connect (the connect itself is not in h2load's per-request time).
+	 * Host CPU steal (request.steal) is read around the measured process alone.
 	 */
 	async run(request: LoadRequest): Promise<LoadResult> {
 		await warmUpSeparately(request, (warm) => this.once(warm));
-		const { samples, failed, finishedUs, cpu } = await this.once(request);
+		const { samples, failed, finishedUs, cpu, hostStealPct } = await this.once(
+			request,
+			request.steal,
+		);
 		const targets = request.targets?.length ?? 0;
 		return {
 			samples,
@@ -200,10 +218,12 @@ export class H2loadGenerator implements LoadGenerator {
 			generator: this.info,
 			readsServerTiming: false,
 			cpu,
+			...(hostStealPct === undefined ? {} : { hostStealPct }),
 		};
 	}
 
-	private async once(request: LoadRequest) {
+	/** One h2load process; with `steal`, /proc/stat snapshots right before and after it. */
+	private async once(request: LoadRequest, steal?: StealWindow) {
 		const dir = mkdtempSync(join(tmpdir(), "bench-h2load-"));
 		const files = { log: join(dir, "log.tsv"), body: join(dir, "body") };
 		try {
@@ -212,7 +232,9 @@ export class H2loadGenerator implements LoadGenerator {
 			const [command, argv] = request.cpuList
 				? ["taskset", ["-c", request.cpuList, this.bin, ...args]]
 				: [this.bin, args];
+			const closeSteal = openSteal(steal, this.readTicks);
 			const result = await runMeasured(command, argv, this.env);
+			const hostStealPct = closeSteal();
 			if (result.code !== 0) {
 				const why = result.stderr.trim().split("\n").at(-1) ?? "";
 				throw new H2loadError(`h2load exited with ${result.code ?? result.signal}: ${why}`);
@@ -224,7 +246,8 @@ export class H2loadGenerator implements LoadGenerator {
 				// No log: no request completed (h2load still exits 0 when it cannot connect).
 			}
 			const parsed = parseH2loadLog(log, request.targets?.length ?? 1, request.block);
-			return { ...parsed, finishedUs: parseH2loadFinished(result.stdout), cpu: result.cpu };
+			const finishedUs = parseH2loadFinished(result.stdout);
+			return { ...parsed, finishedUs, cpu: result.cpu, hostStealPct };
 		} finally {
 			rmSync(dir, { recursive: true, force: true });
 		}

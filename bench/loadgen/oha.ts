@@ -1,5 +1,6 @@
 import { findOnPath, runCollect } from "../processes.ts";
 import { wallUsOf } from "../stats.ts";
+import { type HostCpuReader, openSteal, readCpuTicks, type StealWindow } from "../steal.ts";
 import { runMeasured } from "./cpu.ts";
 import {
 	type GeneratorCpu,
@@ -142,8 +143,14 @@ export function parseOhaCsv(text: string): Sample[] {
 	});
 }
 
-/** Finds oha and checks that it is new enough; throws OhaError naming the cause. */
-export async function probeOha(env: NodeJS.ProcessEnv = process.env): Promise<OhaGenerator> {
+/**
+ * Finds oha and checks that it is new enough; throws OhaError naming the cause. `readTicks`
+ * reads /proc/stat for LoadRequest.steal (the tests give a fake).
+ */
+export async function probeOha(
+	env: NodeJS.ProcessEnv = process.env,
+	readTicks: HostCpuReader = readCpuTicks,
+): Promise<OhaGenerator> {
 	const bin = locateOha(env);
 	if (!bin)
 		throw new OhaError("oha not found on PATH (set OHA_BIN, or use --loadgen h2load or builtin)");
@@ -161,7 +168,13 @@ export async function probeOha(env: NodeJS.ProcessEnv = process.env): Promise<Oh
 			`oha ${version.join(".")} is too old: --output-format needs >= ${OHA_MIN_VERSION.join(".")}`,
 		);
 	}
-	return new OhaGenerator(bin, { name: "oha", version: version.join(".") }, env);
+	return new OhaGenerator(bin, { name: "oha", version: version.join(".") }, env, readTicks);
+}
+
+/** What one oha process gave beside its output: its CPU, and the host's steal over it when asked. */
+interface Measured {
+	cpu: GeneratorCpu | null;
+	hostStealPct: number | null | undefined;
 }
 
 class OhaGenerator implements LoadGenerator {
@@ -171,17 +184,20 @@ class OhaGenerator implements LoadGenerator {
 	readonly rotates = false;
 	readonly interleavesRoutes = false;
 	private readonly env: NodeJS.ProcessEnv;
+	private readonly readTicks: HostCpuReader;
 
-	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv = process.env) {
+	constructor(bin: string, info: GeneratorInfo, env: NodeJS.ProcessEnv, readTicks: HostCpuReader) {
 		this.bin = bin;
 		this.info = info;
 		this.env = env;
+		this.readTicks = readTicks;
 	}
 
+	/** The warm-up is a run of its own; host CPU steal (request.steal) is read around the measured one alone. */
 	async run(request: LoadRequest): Promise<LoadResult> {
 		await warmUpSeparately(request, (warm) => this.once(warm));
 		if (request.durationMs !== undefined) {
-			const { stdout, cpu } = await this.exec(request);
+			const { stdout, cpu, hostStealPct } = await this.exec(request, request.steal);
 			const { summary, errors, wallUs } = parseOhaJson(stdout);
 			return {
 				samples: [],
@@ -191,9 +207,10 @@ class OhaGenerator implements LoadGenerator {
 				readsServerTiming: false,
 				summary,
 				cpu,
+				...(hostStealPct === undefined ? {} : { hostStealPct }),
 			};
 		}
-		const { samples, cpu } = await this.once(request);
+		const { samples, cpu, hostStealPct } = await this.once(request, request.steal);
 		return {
 			samples,
 			errors: Math.max(0, request.requests - samples.length),
@@ -201,26 +218,34 @@ class OhaGenerator implements LoadGenerator {
 			generator: this.info,
 			readsServerTiming: false,
 			cpu,
+			...(hostStealPct === undefined ? {} : { hostStealPct }),
 		};
 	}
 
 	private async once(
 		request: LoadRequest,
-	): Promise<{ samples: Sample[]; cpu: GeneratorCpu | null }> {
-		const { stdout, cpu } = await this.exec(request);
-		return { samples: parseOhaCsv(stdout), cpu };
+		steal?: StealWindow,
+	): Promise<Measured & { samples: Sample[] }> {
+		const { stdout, ...measured } = await this.exec(request, steal);
+		return { samples: parseOhaCsv(stdout), ...measured };
 	}
 
-	private async exec(request: LoadRequest): Promise<{ stdout: string; cpu: GeneratorCpu | null }> {
+	/** One oha process; with `steal`, /proc/stat snapshots right before and after it. */
+	private async exec(
+		request: LoadRequest,
+		steal?: StealWindow,
+	): Promise<Measured & { stdout: string }> {
 		const args = ohaArgs(request);
 		const [command, argv] = request.cpuList
 			? ["taskset", ["-c", request.cpuList, this.bin, ...args]]
 			: [this.bin, args];
+		const closeSteal = openSteal(steal, this.readTicks);
 		const result = await runMeasured(command, argv, this.env);
+		const hostStealPct = closeSteal();
 		if (result.code !== 0) {
 			const why = result.stderr.trim().split("\n").at(-1) ?? "";
 			throw new OhaError(`oha exited with ${result.code ?? result.signal}: ${why}`);
 		}
-		return { stdout: result.stdout, cpu: result.cpu };
+		return { stdout: result.stdout, cpu: result.cpu, hostStealPct };
 	}
 }

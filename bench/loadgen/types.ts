@@ -1,3 +1,5 @@
+import type { StealWindow } from "../steal.ts";
+
 /** One measured request. Times are microseconds; `startUs` is relative to the run's start. */
 export interface Sample {
 	startUs: number;
@@ -64,6 +66,13 @@ export interface LoadRequest {
 	block?: number;
 	/** Sent once after the warm-up, before the measured requests (sendAfterWarmup). */
 	afterWarmup?: AfterWarmup;
+	/**
+	 * Read host CPU steal on these CPUs (bench/steal.ts; every CPU without a `cpuList`) over the
+	 * measured requests only: a snapshot of /proc/stat once the warm-up and `afterWarmup` are done,
+	 * another once the last measured request is, given back as LoadResult.hostStealPct. Nothing is
+	 * read without it.
+	 */
+	steal?: StealWindow;
 }
 
 /** A request between the warm-up and the measured run, e.g. clearing a server's stage timers. */
@@ -130,6 +139,12 @@ export interface LoadResult {
 	summary?: LoadSummary;
 	/** The generator's own CPU over the measured run (warm-up excluded); null when unreadable. */
 	cpu?: GeneratorCpu | null;
+	/**
+	 * Host CPU steal (%) on `LoadRequest.steal`'s CPUs over the measured requests; null when
+	 * /proc/stat was unreadable or no tick passed; undefined when not asked for (or a generator
+	 * that cannot take it).
+	 */
+	hostStealPct?: number | null;
 }
 
 export interface LoadGenerator {

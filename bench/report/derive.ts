@@ -227,6 +227,12 @@ export interface StageBreakdown
 	 * our handler add, with the runtime's body receipt and the model call on both sides.
 	 */
 	overBarePeerUs: number | null;
+	/**
+	 * Host CPU steal over the timed server's measured runs of this cell, which its stage columns
+	 * and `timersUs` come from: the median over the rounds that recorded it (Cell.hostStealPct);
+	 * null without a timed server beside the row or without figures (results from before either).
+	 */
+	timedStealPct: number | null;
 }
 
 interface Derived {
@@ -446,6 +452,8 @@ interface TimedRow {
 	stagesUs: StageTimes;
 	/** Its prediction p50 minus the floor-post p50 beside it (µs), when it has one. */
 	overFloorPostUs: number | null;
+	/** Host CPU steal over its measured runs, the median over the rounds that recorded it. */
+	hostStealPct: number | null;
 }
 
 /** The timed servers' cells (--stages), by rowKey. */
@@ -459,6 +467,7 @@ function timedRows(sources: readonly Source[]): Map<string, TimedRow> {
 		found.set(rowKey({ ...cellKeyOf(cells[0] as Cell), machine }), {
 			stagesUs,
 			overFloorPostUs: p50Ms === null || besideUs === null ? null : p50Ms * 1000 - besideUs,
+			hostStealPct: hostSteal(cells).hostStealPct,
 		});
 	}
 	return found;
@@ -568,6 +577,7 @@ function stageBreakdowns(
 				ownCostUs,
 				residualUs: ownCostUs === null ? null : ownCostUs - ourCodeUs,
 				timersUs: timersCost(timed, ownCostUs, stagesUs),
+				timedStealPct: timed?.hostStealPct ?? null,
 				timesBareGet: bareGetUs && predictionUs !== null ? predictionUs / bareGetUs : null,
 				...overBarePeer(
 					workers === 1 ? bare.get(bareKey(machine, runtime, model, concurrency)) : undefined,

@@ -165,7 +165,7 @@ function stealNote(
 		fmtPct(span.min) === fmtPct(span.max)
 			? fmtPct(span.min)
 			: `${fmtPct(span.min)}–${fmtPct(span.max)}`;
-	return `"steal %" is host CPU steal: of the CPU time of ${cores} over each cell's measured run, the share the hypervisor gave to something else while this VM wanted to run (/proc/stat, in 10 ms ticks, so a short run's figure is coarse)${rounds}; "-" where it was not recorded. In these cells: ${range}%. A cell with high steal measured the host as much as the runtime.`;
+	return `"steal %" is host CPU steal: of the CPU time of ${cores}, over each cell's measured requests (warm-up excluded), the share the hypervisor gave to something else while this VM wanted to run (/proc/stat, in 10 ms ticks, so a short run's figure is coarse)${rounds}; "-" where it was not recorded. In these cells: ${range}%. A cell with high steal measured the host as much as the runtime.`;
 }
 
 const fmtPct = (pct: number): string => pct.toFixed(1);
@@ -329,6 +329,7 @@ export function stagesTable(
 	const withBare = breakdowns.some((b) => b.barePeerOverFloorPostUs !== null);
 	const withTimers = breakdowns.some((b) => b.timersUs !== null);
 	const withCalls = breakdowns.some((b) => b.modelCallSource === "requests");
+	const withSteal = breakdowns.some((b) => b.timedStealPct !== null);
 	const rows = sorted.map((b) => [
 		...(merged ? [b.machine] : []),
 		b.runtime,
@@ -343,6 +344,7 @@ export function stagesTable(
 		...(withTimers ? [fmtUs(b.timersUs)] : []),
 		b.timesBareGet === null ? "-" : b.timesBareGet.toFixed(2),
 		...(withBare ? [fmtUs(b.barePeerOverFloorPostUs), fmtUs(b.overBarePeerUs)] : []),
+		...(withSteal ? [b.timedStealPct === null ? "-" : fmtPct(b.timedStealPct)] : []),
 	]);
 	const lowest = sorted[0]?.concurrency ?? 1;
 	const notes = [
@@ -353,6 +355,7 @@ export function stagesTable(
 		...(withCalls ? [modelCallNote(breakdowns)] : []),
 	];
 	if (withBare) notes.push(BARE_PEER_NOTE);
+	if (withSteal) notes.push(TIMED_STEAL_NOTE);
 	if (breakdowns.some((b) => b.bareGetUs === null || b.bodyReceiptUs === null)) {
 		notes.push(
 			'"-": the run had no floor or floor-post cell on that server to compute the column from (add them to --models).',
@@ -383,11 +386,14 @@ export function stagesTable(
 			...(withTimers ? ["timers µs"] : []),
 			"x floor",
 			...(withBare ? ["bare peer over floor-post µs", "ours over bare peer µs"] : []),
+			...(withSteal ? ["timed steal %"] : []),
 		],
 		rows,
 		notes,
 	};
 }
+
+const TIMED_STEAL_NOTE = `"timed steal %" is the host CPU steal over the timed server's measured requests of the row's cell, which its stage columns and "timers" come from (the median over the rounds; "-" where it was not recorded); the untimed server's, which the client columns come from, is the latency tables' "steal %".`;
 
 const BARE_PEER_NOTE = `"bare peer over floor-post" is the same prediction on the runtime's bare peer (peers/bare/: the runtime's own HTTP server, the service's model layer and answer bytes, JSON.parse without validation, no framework), its p50 minus the p50 of its own floor-post sent beside it, as ours are: the least a server on that runtime pays for the prediction beyond receiving the body, the model call included. "ours over bare peer" is (prediction p50 − floor-post) on ours minus that: what Hono, validation and our handler add. The two servers are measured at different moments, each against its own floor-post.`;
 

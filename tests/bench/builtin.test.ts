@@ -3,7 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { BuiltinGenerator } from "../../bench/loadgen/builtin.ts";
-import { parseResponse, requestBytes } from "../../bench/loadgen/builtin-worker.ts";
+import {
+	parseResponse,
+	requestBytes,
+	runWorker,
+	type WorkerConfig,
+} from "../../bench/loadgen/builtin-worker.ts";
 import { parseInferMs } from "../../bench/loadgen/types.ts";
 import { DEFAULT_BODY } from "../../bench/options.ts";
 import { ROOT } from "./helpers.ts";
@@ -197,6 +202,57 @@ describe("built-in generator against a local server", () => {
 			concurrency: 1,
 		});
 		expect(failing.samples.map((s) => s.status)).toEqual([500, 500, 500, 500, 500]);
+	});
+
+	test("host steal: read in the worker right after the warm-up and after the measured phase", async () => {
+		reset();
+		// Each snapshot notes how many requests the server had received by then.
+		const seen: { cpuList: string | undefined; requests: number }[] = [];
+		const read = (cpuList: string | undefined) => {
+			seen.push({ cpuList, requests });
+			return { total: 100 * seen.length, steal: 5 * seen.length };
+		};
+		const config: WorkerConfig = {
+			url: `http://127.0.0.1:${port}/predict/x`,
+			method: "GET",
+			body: "",
+			contentType: "application/json",
+			requests: 50,
+			concurrency: 2,
+			warmup: 20,
+			timeoutMs: 10_000,
+			afterWarmup: { method: "POST", url: `http://127.0.0.1:${port}/reset` },
+		};
+		const without = await runWorker(config, read);
+		expect(seen).toEqual([]);
+		expect("hostStealPct" in without).toBe(false);
+		reset();
+		const output = await runWorker({ ...config, steal: { cpuList: "0" } }, read);
+		// 20 warm-up requests and the one after them, then the 50 measured.
+		expect(seen).toEqual([
+			{ cpuList: "0", requests: 21 },
+			{ cpuList: "0", requests: 71 },
+		]);
+		expect(output.hostStealPct).toBe(5);
+		expect(JSON.parse(JSON.stringify(output)).hostStealPct).toBe(5);
+	});
+
+	test("host steal through the worker process: given when asked, on the CPUs asked", async () => {
+		const gen = await generator();
+		const request = {
+			url: `http://127.0.0.1:${port}/predict/x`,
+			method: "GET" as const,
+			requests: 10,
+			concurrency: 1,
+			warmup: 5,
+		};
+		expect("hostStealPct" in (await gen.run(request))).toBe(false);
+		// No machine has CPU 100000: the worker read that list, and says it could not.
+		const absent = await gen.run({ ...request, steal: { cpuList: "100000" } });
+		expect(absent.hostStealPct).toBeNull();
+		// Every CPU: a share where /proc/stat is and a tick passed, else null.
+		const every = (await gen.run({ ...request, steal: {} })).hostStealPct;
+		expect(every === null || (every !== undefined && every >= 0 && every <= 100)).toBe(true);
 	});
 
 	test("a closed port yields errors, not samples", async () => {

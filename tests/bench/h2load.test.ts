@@ -229,6 +229,71 @@ describe("h2load arguments and version", () => {
 	});
 });
 
+/**
+ * A stand-in h2load: the version and flags the probe wants, and for a run `-n` rows of 200 in its
+ * --log-file, each run's `-n` appended to $FAKE_H2LOAD_RUNS.
+ */
+function fakeH2load(): { env: NodeJS.ProcessEnv; runsFile: string } {
+	const dir = tempDir("h2load-fake");
+	const runsFile = join(dir, "runs.txt");
+	writeFileSync(
+		join(dir, "h2load"),
+		`#!/bin/sh
+if [ "$1" = --version ]; then echo "h2load nghttp2/1.52.0"; exit 0; fi
+if [ "$1" = --help ]; then echo "  --h1  --log-file=<PATH>"; exit 0; fi
+n=0; log=/dev/null
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) n="$2"; shift ;;
+    --log-file) log="$2"; shift ;;
+  esac
+  shift
+done
+i=0
+while [ "$i" -lt "$n" ]; do printf '%s\t200\t100\n' "$((1764150000000000 + i))" >> "$log"; i=$((i + 1)); done
+echo "$n" >> "$FAKE_H2LOAD_RUNS"
+echo "finished in 1.00ms, 1000.00 req/s, 1.00KB/s"
+`,
+	);
+	chmodSync(join(dir, "h2load"), 0o755);
+	return {
+		env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}`, FAKE_H2LOAD_RUNS: runsFile },
+		runsFile,
+	};
+}
+
+describe("h2load: host steal", () => {
+	test("snapshots right around the measured h2load run only, when asked", async () => {
+		const { env, runsFile } = fakeH2load();
+		// Each snapshot notes the h2load runs (their -n) finished by then.
+		const seen: { cpuList: string | undefined; runs: string[] }[] = [];
+		const read = (cpuList: string | undefined) => {
+			seen.push({ cpuList, runs: readFileSync(runsFile, "utf8").trim().split("\n") });
+			return { total: 300 * seen.length, steal: 63 * seen.length };
+		};
+		const generator = await probeH2load(env, read);
+		const request = {
+			url: "http://127.0.0.1:1/health",
+			method: "GET" as const,
+			requests: 50,
+			concurrency: 4,
+			warmup: 10,
+		};
+		const without = await generator.run(request);
+		expect(without.samples).toHaveLength(50);
+		expect("hostStealPct" in without).toBe(false);
+		expect(seen).toEqual([]);
+		const result = await generator.run({ ...request, steal: { cpuList: "0" } });
+		// The first call's warm-up and run, then this one's warm-up; then its measured run.
+		expect(seen).toEqual([
+			{ cpuList: "0", runs: ["10", "50", "10"] },
+			{ cpuList: "0", runs: ["10", "50", "10", "50"] },
+		]);
+		expect(result.hostStealPct).toBe(21);
+		expect(result.samples).toHaveLength(50);
+	});
+});
+
 describe.skipIf(!hasH2load)("h2load, a real run", () => {
 	test("POSTs the body N times, warm-up separate, samples and CPU recorded", async () => {
 		const bodies: string[] = [];
@@ -245,7 +310,12 @@ describe.skipIf(!hasH2load)("h2load, a real run", () => {
 		await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 		try {
 			const { port } = server.address() as AddressInfo;
-			const generator = await probeH2load();
+			// Host steal on every CPU, each snapshot noting how many requests the server had.
+			const snapshots: number[] = [];
+			const generator = await probeH2load(process.env, () => {
+				snapshots.push(bodies.length);
+				return null;
+			});
 			expect(generator.info.name).toBe("h2load");
 			const result = await generator.run({
 				url: `http://127.0.0.1:${port}/predict/mlp-ts`,
@@ -255,7 +325,10 @@ describe.skipIf(!hasH2load)("h2load, a real run", () => {
 				requests: 50,
 				concurrency: 4,
 				warmup: 10,
+				steal: {},
 			});
+			expect(snapshots).toEqual([10, 60]);
+			expect(result.hostStealPct).toBeNull();
 			expect(result.samples.length).toBe(50);
 			expect(result.errors).toBe(0);
 			expect(result.samples.every((s) => s.status === 200)).toBe(true);

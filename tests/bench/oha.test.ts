@@ -184,6 +184,56 @@ describe.skipIf(!hasOhaFixtures)("oha adapter with a fake oha on PATH", () => {
 		expect(result.samples).toHaveLength(1000);
 	});
 
+	test("host steal: snapshots right around the measured oha run only, when asked", async () => {
+		const { env, argvFile } = fakeOha("1.15.0");
+		// Each snapshot notes how many oha runs had finished (8 arguments a run) by then.
+		const seen: { cpuList: string | undefined; runs: number }[] = [];
+		const read = (cpuList: string | undefined) => {
+			const argv = readFileSync(argvFile, "utf8").split("\n").slice(0, -1);
+			seen.push({ cpuList, runs: argv.length / 8 });
+			return { total: 300 * seen.length, steal: 63 * seen.length };
+		};
+		const oha = await probeOha(env, read);
+		const request = {
+			url: "http://127.0.0.1:4321/health",
+			method: "GET" as const,
+			requests: 1000,
+			concurrency: 1,
+			warmup: 200,
+		};
+		expect("hostStealPct" in (await oha.run(request))).toBe(false);
+		expect(seen).toEqual([]);
+		const result = await oha.run({ ...request, steal: { cpuList: "0" } });
+		// Runs 1-2 were the first call; 3 is this call's warm-up, 4 its measured run.
+		expect(seen).toEqual([
+			{ cpuList: "0", runs: 3 },
+			{ cpuList: "0", runs: 4 },
+		]);
+		expect(result.hostStealPct).toBe(21);
+		expect(result.samples).toHaveLength(1000);
+	});
+
+	test("host steal in duration mode too: around the measured run, every CPU when none named", async () => {
+		const { env } = fakeOha("1.15.0");
+		const lists: (string | undefined)[] = [];
+		const read = (cpuList: string | undefined) => {
+			lists.push(cpuList);
+			return null;
+		};
+		const oha = await probeOha({ ...env, FAKE_OHA_CSV: fixture("synthetic-output.json") }, read);
+		const result = await oha.run({
+			url: "http://127.0.0.1:4321/health",
+			method: "GET",
+			requests: 0,
+			concurrency: 1,
+			durationMs: 1000,
+			steal: {},
+		});
+		expect(lists).toEqual([undefined, undefined]);
+		expect(result.hostStealPct).toBeNull();
+		expect(result.summary?.responses).toBeGreaterThan(0);
+	});
+
 	test("requests without a row are counted as errors", async () => {
 		const { env } = fakeOha("1.15.0");
 		const oha = await probeOha(env);

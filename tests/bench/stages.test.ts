@@ -416,6 +416,31 @@ describe("timed servers (--stages): stages from the timed server, the rest from 
 			notes.find((n) => n.startsWith(`${single}: one timed server, from before the twin.`)),
 		).toContain("which its p50 includes");
 	});
+
+	test("the timed server's steal is the last column, where some cell recorded it", () => {
+		const results = withTimedServers();
+		// Each round's timed cell 1, 9 and 3%; the untimed ones 50% (the latency tables' figure).
+		results.cells = results.cells.map((cell): Cell => {
+			const hostStealPct = cell.timed ? ([1, 9, 3][cell.round - 1] ?? null) : 50;
+			return cell.runtime === "node" ? { ...cell, hostStealPct } : cell;
+		});
+		const node = breakdowns(results).find((b) => b.runtime === "node" && b.concurrency === 1);
+		expect(node?.timedStealPct).toBe(3);
+		const t = table(results);
+		expect(t.headers.at(-1)).toBe("timed steal %");
+		expect(t.rows.map((r) => `${r[0]} c${r[2]}: ${r.at(-1)}`)).toEqual([
+			"node c1: 3.0",
+			"node c8: 3.0",
+			"bun c1: -",
+			"bun c8: -",
+		]);
+		const note = t.notes.find((n) => n.startsWith('"timed steal %"')) ?? "";
+		expect(note).toContain('which its stage columns and "timers" come from');
+		// None recorded (older files, no /proc/stat): no column, no note, as before.
+		const none = withTimedServers();
+		for (const cell of none.cells) cell.hostStealPct = null;
+		expect(table(none)).toEqual(table(withTimedServers()));
+	});
 });
 
 describe("own cost: the floor-post measured beside the prediction, else the floor-post cell", () => {

@@ -20,6 +20,7 @@ import {
 import {
 	type CpuTicks,
 	cpuNumbers,
+	openSteal,
 	parseCpuTicks,
 	readCpuTicks,
 	stealPct,
@@ -131,14 +132,48 @@ describe("steal between two snapshots", () => {
 	});
 });
 
-/** A rotating generator that answers every request 200 after a fixed duration, logging its runs. */
-function fakeGenerator(log: string[]): LoadGenerator {
+describe("a steal window (what each generator opens around its measured requests)", () => {
+	test("asked for: one snapshot when opened, one when closed, on the CPUs named", () => {
+		const lists: (string | undefined)[] = [];
+		const read = (list: string | undefined) => {
+			lists.push(list);
+			return { total: 300 * lists.length, steal: 63 * lists.length };
+		};
+		const close = openSteal({ cpuList: "0" }, read);
+		expect(lists).toEqual(["0"]);
+		expect(close()).toBe(21);
+		expect(lists).toEqual(["0", "0"]);
+		expect(openSteal({}, read)()).toBe(21);
+		expect(lists.slice(2)).toEqual([undefined, undefined]);
+		expect(openSteal({}, () => null)()).toBeNull();
+	});
+
+	test("not asked for: nothing read, no figure", () => {
+		let reads = 0;
+		const close = openSteal(undefined, () => {
+			reads++;
+			return null;
+		});
+		expect(close()).toBeUndefined();
+		expect(reads).toBe(0);
+	});
+});
+
+/**
+ * A rotating generator that answers every request 200 after a fixed duration, logging each
+ * request it is given; asked for steal, it gives back `gives` (21%), as if read over its measured
+ * requests.
+ */
+function fakeGenerator(
+	log: LoadRequest[],
+	gives: Pick<LoadResult, "hostStealPct"> = { hostStealPct: 21 },
+): LoadGenerator {
 	return {
 		info: { name: "fake", version: "0" },
 		rotates: true,
 		interleavesRoutes: true,
 		async run(request: LoadRequest): Promise<LoadResult> {
-			log.push("run");
+			log.push(request);
 			const n = request.requests;
 			const targets = request.targets?.length ?? 0;
 			const samples: Sample[] = Array.from({ length: n }, (_, i) => ({
@@ -154,18 +189,9 @@ function fakeGenerator(log: string[]): LoadGenerator {
 				wallUs: n * 100,
 				generator: this.info,
 				readsServerTiming: false,
+				...(request.steal === undefined ? {} : gives),
 			};
 		},
-	};
-}
-
-/** Snapshots that advance 300 ticks, 63 stolen, per read, logging each. */
-function fakeHostCpu(log: string[]): () => CpuTicks {
-	let reads = 0;
-	return () => {
-		log.push("snapshot");
-		reads++;
-		return { total: 300 * reads, steal: 63 * reads };
 	};
 }
 
@@ -173,13 +199,13 @@ async function targetSession(name: string, settings: ServerSettings) {
 	return (await withTarget(name, "http://127.0.0.1:9", settings, async (s) => s)).result;
 }
 
-function runSettings(log: string[]) {
+function runSettings(log: LoadRequest[], gives?: Pick<LoadResult, "hostStealPct">) {
 	const outDir = tempDir("steal");
 	mkdirSync(join(outDir, "raw"));
 	return {
 		root: outDir,
 		outDir,
-		generator: fakeGenerator(log),
+		generator: fakeGenerator(log, gives),
 		warmup: 0,
 		body: DEFAULT_BODY,
 		readyTimeoutMs: 1000,
@@ -190,48 +216,44 @@ function runSettings(log: string[]) {
 	};
 }
 
-describe("the runner records steal on each cell", () => {
-	test("read on the server's pinned cores, every CPU unpinned, not at all for a target", () => {
-		const lists: (string | undefined)[] = [];
-		const read = (list: string | undefined) => {
-			lists.push(list);
-			return null;
-		};
-		hostCpuOf({ program: "node" }, "0", read)?.();
-		hostCpuOf({ program: "fastapi" }, undefined, read)?.();
-		expect(lists).toEqual(["0", undefined]);
-		expect(hostCpuOf({ origin: "http://127.0.0.1:9" }, "0", read)).toBeNull();
+describe("the runner records the generator's steal on each cell", () => {
+	test("asked on the server's pinned cores, every CPU unpinned, not at all for a target", () => {
+		expect(hostCpuOf({ program: "node" }, "0")).toEqual({ cpuList: "0" });
+		expect(hostCpuOf({ program: "fastapi" }, undefined)).toEqual({});
+		expect(hostCpuOf({ origin: "http://127.0.0.1:9" }, "0")).toBeNull();
 	});
 
-	test("a cell: snapshots right around the generator run", async () => {
-		const log: string[] = [];
+	test("a cell: the generator is asked for the server's cores, and its figure is recorded", async () => {
+		const log: LoadRequest[] = [];
 		const settings = runSettings(log);
 		const session: Session<MeasuredServer> = await targetSession("node", settings);
-		const hostCpu = fakeHostCpu(log);
 		const cell = await measureCell(session, 1, cellPlan("floor", 1), settings, {
 			beside: false,
-			hostCpu,
+			steal: { cpuList: "0" },
 		});
-		expect(log).toEqual(["snapshot", "run", "snapshot"]);
+		expect(log.map((r) => r.steal)).toEqual([{ cpuList: "0" }]);
 		expect(cell.hostStealPct).toBe(21);
 		expect(cell.stats.count).toBe(4);
 	});
 
-	test("unreadable (no /proc/stat): null; no reader (a target): no field", async () => {
-		const settings = runSettings([]);
-		const session = await targetSession("node", settings);
+	test("unreadable (no /proc/stat) or not given: null; not asked (a target): no field", async () => {
 		const plan = cellPlan("floor", 1);
-		const unreadable = await measureCell(session, 1, plan, settings, {
-			beside: false,
-			hostCpu: () => null,
-		});
-		expect(unreadable.hostStealPct).toBeNull();
-		const target = await measureCell(session, 2, plan, settings, { beside: false, hostCpu: null });
+		for (const gives of [{ hostStealPct: null }, {}]) {
+			const settings = runSettings([], gives);
+			const session = await targetSession("node", settings);
+			const cell = await measureCell(session, 1, plan, settings, { beside: false, steal: {} });
+			expect(cell.hostStealPct).toBeNull();
+		}
+		const log: LoadRequest[] = [];
+		const settings = runSettings(log);
+		const session = await targetSession("node", settings);
+		const target = await measureCell(session, 2, plan, settings, { beside: false, steal: null });
+		expect("steal" in (log[0] as LoadRequest)).toBe(false);
 		expect("hostStealPct" in target).toBe(false);
 	});
 
-	test("a pair: both servers' cells get the run's one figure", async () => {
-		const log: string[] = [];
+	test("a pair: one run asked for steal, both servers' cells get its one figure", async () => {
+		const log: LoadRequest[] = [];
 		const settings = runSettings(log);
 		const [a, b] = [await targetSession("node", settings), await targetSession("node", settings)];
 		const { cells } = await measurePair(
@@ -240,9 +262,9 @@ describe("the runner records steal on each cell", () => {
 			1,
 			cellPlan("floor", 1),
 			settings,
-			fakeHostCpu(log),
+			{ cpuList: "0" },
 		);
-		expect(log).toEqual(["snapshot", "run", "snapshot"]);
+		expect(log.map((r) => r.steal)).toEqual([{ cpuList: "0" }]);
 		expect(cells.map((c) => c.hostStealPct)).toEqual([21, 21]);
 		expect(cells.map((c) => c.stats.count)).toEqual([4, 4]);
 	});
