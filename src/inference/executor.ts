@@ -18,7 +18,7 @@ interface ExecutorBase {
 export interface SyncExecutor extends ExecutorBase {
 	readonly async?: false;
 	/**
-	 * `into`, when given, is memory of at least `rows` values the executor may answer in (the
+	 * `into`, when given, is memory of exactly `rows` values the executor may answer in (the
 	 * TypeScript executors do; onnxruntime's binding allocates its own): read the answer before the
 	 * next call that is given the same memory.
 	 */

@@ -50,7 +50,7 @@ export function createMlpExecutor(params: MlpParams): SyncExecutor {
 					`expected ${rows * inputSize} inputs for ${rows} rows, got ${input.length}`,
 				);
 			}
-			const out = into !== undefined && into.length >= rows ? into : new Float32Array(rows);
+			const out = into?.length === rows ? into : new Float32Array(rows);
 			for (let row = 0; row < rows; row++) {
 				const x = row * inputSize;
 				let logit = outputBias;

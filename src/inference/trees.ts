@@ -90,7 +90,7 @@ export function createTreeEnsembleExecutor(params: TreeEnsembleParams): SyncExec
 					`expected ${rows * featureCount} inputs for ${rows} rows, got ${input.length}`,
 				);
 			}
-			const out = into !== undefined && into.length >= rows ? into : new Float32Array(rows);
+			const out = into?.length === rows ? into : new Float32Array(rows);
 			for (let row = 0; row < rows; row++) {
 				const x = row * featureCount;
 				let score = baseScore;

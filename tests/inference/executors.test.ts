@@ -294,19 +294,21 @@ describe("parameter schemas and executors", () => {
 		expect(sync(createTreeEnsembleExecutor(trees).predict(new Float32Array(0), 0))).toHaveLength(0);
 	});
 
-	test("answer in the memory they are given when it holds the rows, else in a new array", () => {
+	test("answer in the memory they are given when it is the rows' size, else in a new array", () => {
 		const input = Float32Array.from([3, 1, -1, 0]);
 		for (const executor of [createMlpExecutor(mlp), createTreeEnsembleExecutor(trees)]) {
 			const fresh = sync(executor.predict(input, 2));
-			const into = new Float32Array(3).fill(-1);
+			const into = new Float32Array(2).fill(-1);
 			const answer = sync(executor.predict(input, 2, into));
 			expect(answer).toBe(into);
-			expect(Array.from(answer.subarray(0, 2))).toEqual(Array.from(fresh));
-			const short = new Float32Array(1).fill(-1);
-			const elsewhere = sync(executor.predict(input, 2, short));
-			expect(elsewhere).not.toBe(short);
-			expect(Array.from(elsewhere)).toEqual(Array.from(fresh));
-			expect(short[0]).toBe(-1);
+			expect(Array.from(answer)).toEqual(Array.from(fresh));
+			for (const size of [1, 3]) {
+				const other = new Float32Array(size).fill(-1);
+				const elsewhere = sync(executor.predict(input, 2, other));
+				expect(elsewhere).not.toBe(other);
+				expect(Array.from(elsewhere)).toEqual(Array.from(fresh));
+				expect(Array.from(other)).toEqual(new Array(size).fill(-1));
+			}
 		}
 	});
 
